@@ -1,0 +1,361 @@
+#include "runtime/event_loop.hpp"
+
+#include <liburing.h>
+
+#include <array>
+#include <cassert>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+
+#include "runtime/error.hpp"
+#include "runtime/trampoline.hpp"
+
+namespace ringline::runtime {
+
+namespace {
+
+thread_local event_loop* t_current = nullptr;
+
+// Cancel requests and linked timeouts complete too; nobody waits for them.
+void ignore_completion(detail::operation& /*self*/, int /*res*/, std::uint32_t /*flags*/) noexcept {
+}
+constinit detail::operation g_ignored{&ignore_completion};
+
+std::string read_io_uring_disabled() {
+  std::ifstream sysctl("/proc/sys/kernel/io_uring_disabled");
+  std::string value;
+  sysctl >> value;
+  return value;
+}
+
+[[noreturn]] void throw_unavailable(int error_number) {
+  std::string why;
+  if (error_number == ENOSYS) {
+    why = "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING); "
+          "run on Linux 5.19 or newer";
+  } else {
+    const std::string disabled = read_io_uring_disabled();
+    if (!disabled.empty() && disabled != "0") {
+      why = "the sysctl kernel.io_uring_disabled is " + disabled +
+            "; set it to 0 (sysctl -w kernel.io_uring_disabled=0) to allow io_uring";
+    } else {
+      why = "a seccomp profile blocks it (Docker's default profile does); run with a profile "
+            "that allows io_uring_setup, io_uring_enter and io_uring_register";
+    }
+  }
+  throw io_uring_unavailable(errno_code(error_number),
+                             "io_uring is not available: io_uring_setup failed (" + why + ")");
+}
+
+// Setup flags from best to plainest. DEFER_TASKRUN (6.1) runs completion work only when we
+// ask for events, which batches it and keeps it off unrelated syscalls; COOP_TASKRUN (5.19)
+// at least avoids interrupting the thread with IPIs.
+struct setup_choice {
+  unsigned flags;
+  const char* name;
+};
+constexpr std::array<setup_choice, 3> k_setup_choices{{
+    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN, "single_issuer+defer_taskrun"},
+    {IORING_SETUP_COOP_TASKRUN, "coop_taskrun"},
+    {0, "none"},
+}};
+
+constexpr std::array<int, 11> k_required_opcodes{
+    IORING_OP_POLL_ADD,
+    IORING_OP_ACCEPT, IORING_OP_RECV,         IORING_OP_SEND,         IORING_OP_CONNECT,
+    IORING_OP_CLOSE,  IORING_OP_TIMEOUT,      IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL,
+    IORING_OP_READ,   IORING_OP_WRITE,
+};
+
+}  // namespace
+
+// The promise of a spawned task's wrapper coroutine, linked into its loop's list so the loop
+// can destroy what is left at shutdown.
+struct event_loop::spawned_node {
+  event_loop* m_loop = nullptr;
+  spawned_node* m_prev = nullptr;
+  spawned_node* m_next = nullptr;
+  std::coroutine_handle<> m_frame;
+};
+
+namespace {
+
+struct detached {
+  struct promise_type : event_loop::spawned_node {
+    detached get_return_object() noexcept {
+      return {std::coroutine_handle<promise_type>::from_promise(*this)};
+    }
+    std::suspend_always initial_suspend() noexcept { return {}; }
+    struct final_awaiter {
+      bool await_ready() noexcept { return false; }
+      void await_suspend(std::coroutine_handle<promise_type> self) noexcept {
+        self.promise().m_loop->finished(self.promise());
+        self.destroy();
+      }
+      void await_resume() noexcept {}
+    };
+    final_awaiter final_suspend() noexcept { return {}; }
+    void return_void() noexcept {}
+    void unhandled_exception() noexcept { m_loop->failed(std::current_exception()); }
+  };
+  std::coroutine_handle<promise_type> m_handle;
+};
+
+// Takes the task by value so it lives in (and dies with) the wrapper's frame.
+detached launch(task<void> work) { co_await std::move(work); }
+
+}  // namespace
+
+event_loop::event_loop(event_loop_options options) : m_ring(std::make_unique<io_uring>()) {
+  assert(t_current == nullptr && "one event_loop per thread");
+  int rc = -EINVAL;
+  for (const auto& choice : k_setup_choices) {
+    io_uring_params params{};
+    params.flags = choice.flags | IORING_SETUP_CQSIZE;
+    params.cq_entries = options.queue_depth * 2;
+    rc = io_uring_queue_init_params(options.queue_depth, m_ring.get(), &params);
+    if (rc == 0) {
+      m_features.setup_mode = choice.name;
+      break;
+    }
+    if (rc != -EINVAL) {
+      break;
+    }
+  }
+  if (rc == -ENOSYS || rc == -EPERM) {
+    throw_unavailable(-rc);
+  }
+  if (rc < 0) {
+    throw std::system_error(errno_code(-rc), "io_uring_queue_init");
+  }
+
+  io_uring_probe* probe = io_uring_get_probe_ring(m_ring.get());
+  if (probe == nullptr) {
+    io_uring_queue_exit(m_ring.get());
+    throw io_uring_unavailable(errno_code(ENOSYS),
+                               "io_uring is too old here: it cannot be probed (Linux 5.6 or "
+                               "newer is needed, 5.19 or newer recommended)");
+  }
+  for (int opcode : k_required_opcodes) {
+    if (io_uring_opcode_supported(probe, opcode) == 0) {
+      io_uring_free_probe(probe);
+      io_uring_queue_exit(m_ring.get());
+      throw io_uring_unavailable(errno_code(ENOSYS),
+                                 "io_uring lacks opcode " + std::to_string(opcode) +
+                                     " here (Linux 5.6 or newer is needed)");
+    }
+  }
+  // No flag announces these; the opcodes that arrived in the same release stand in for them.
+  m_features.cancel_any = io_uring_opcode_supported(probe, IORING_OP_SOCKET) != 0;
+  m_features.multishot_accept = m_features.cancel_any;
+  m_features.recv_multishot = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) != 0;
+  io_uring_free_probe(probe);
+  t_current = this;
+}
+
+event_loop::~event_loop() {
+  cancel_everything_and_drain();
+  io_uring_queue_exit(m_ring.get());
+  t_current = nullptr;
+}
+
+event_loop& event_loop::current() noexcept {
+  assert(t_current != nullptr && "no event_loop on this thread");
+  return *t_current;
+}
+
+void event_loop::spawn(task<void> work) {
+  auto wrapper = launch(std::move(work));
+  auto& node = wrapper.m_handle.promise();
+  node.m_loop = this;
+  node.m_frame = wrapper.m_handle;
+  node.m_next = m_spawned_head;
+  if (m_spawned_head != nullptr) {
+    m_spawned_head->m_prev = &node;
+  }
+  m_spawned_head = &node;
+  ++m_spawned_count;
+  // Started on the next turn: spawn may be called from a running coroutine, which must not
+  // be interleaved with another one.
+  post(wrapper.m_handle);
+}
+
+void event_loop::finished(spawned_node& node) noexcept {
+  if (node.m_prev != nullptr) {
+    node.m_prev->m_next = node.m_next;
+  } else {
+    m_spawned_head = node.m_next;
+  }
+  if (node.m_next != nullptr) {
+    node.m_next->m_prev = node.m_prev;
+  }
+  --m_spawned_count;
+  if (m_spawned_count == 0) {
+    for (auto waiter : m_spawn_waiters) {
+      post(waiter);
+    }
+    m_spawn_waiters.clear();
+  }
+}
+
+void event_loop::failed(std::exception_ptr error) noexcept {
+  if (!m_spawn_error) {
+    m_spawn_error = std::move(error);
+  }
+}
+
+event_loop::spawned_awaiter event_loop::wait_for_spawned() noexcept {
+  return spawned_awaiter(*this);
+}
+
+bool event_loop::spawned_awaiter::await_ready() const noexcept {
+  return m_loop.m_spawned_count == 0;
+}
+
+void event_loop::spawned_awaiter::await_suspend(std::coroutine_handle<> waiter) {
+  m_loop.m_spawn_waiters.push_back(waiter);
+}
+
+void event_loop::post(std::coroutine_handle<> handle) { m_posted.push_back(handle); }
+
+void event_loop::wake(std::coroutine_handle<> handle) noexcept {
+  if (!m_draining) {
+    detail::resume(handle);
+  }
+}
+
+io_uring_sqe* event_loop::acquire_sqe() {
+  io_uring_sqe* sqe = io_uring_get_sqe(m_ring.get());
+  while (sqe == nullptr) {
+    // The queue is full of SQEs prepared this turn: hand them to the kernel to make room.
+    const int rc = io_uring_submit(m_ring.get());
+    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
+      throw std::system_error(errno_code(-rc), "io_uring_submit");
+    }
+    sqe = io_uring_get_sqe(m_ring.get());
+  }
+  ++m_in_flight;
+  return sqe;
+}
+
+void event_loop::cancel(detail::operation& target) {
+  io_uring_sqe* sqe = acquire_sqe();
+  io_uring_prep_cancel(sqe, &target, 0);
+  io_uring_sqe_set_data(sqe, &g_ignored);
+}
+
+void event_loop::drive(std::coroutine_handle<> main) {
+  assert(t_current == this);
+  try {
+    detail::resume(main);
+    while (!main.done()) {
+      if (m_spawn_error) {
+        std::rethrow_exception(std::exchange(m_spawn_error, nullptr));
+      }
+      if (m_posted.empty() && m_in_flight == 0) {
+        throw std::logic_error("event_loop::run: the task waits for something that cannot happen");
+      }
+      turn(m_posted.empty());
+      run_posted();
+    }
+  } catch (...) {
+    // The main frame may still have operations in flight; after this the loop is only fit
+    // to be destroyed, which is what the caller will do with an exception in hand.
+    cancel_everything_and_drain();
+    throw;
+  }
+  if (m_spawn_error) {
+    std::rethrow_exception(std::exchange(m_spawn_error, nullptr));
+  }
+}
+
+void event_loop::turn(bool may_block) {
+  const int rc = may_block ? io_uring_submit_and_wait(m_ring.get(), 1) : io_uring_submit(m_ring.get());
+  if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
+    throw std::system_error(errno_code(-rc), "io_uring_submit_and_wait");
+  }
+  reap();
+}
+
+void event_loop::run_posted() {
+  // Only what was posted before this call; what those coroutines post waits for the next
+  // turn, so a coroutine that keeps yielding cannot starve I/O.
+  for (std::size_t n = m_posted.size(); n > 0 && !m_posted.empty(); --n) {
+    auto handle = m_posted.front();
+    m_posted.pop_front();
+    detail::resume(handle);
+  }
+}
+
+std::size_t event_loop::reap() {
+  struct completion {
+    detail::operation* op;
+    int res;
+    std::uint32_t flags;
+  };
+  std::array<io_uring_cqe*, 128> cqes{};
+  std::array<completion, 128> batch{};
+  std::size_t total = 0;
+  for (;;) {
+    const unsigned count = io_uring_peek_batch_cqe(m_ring.get(), cqes.data(), cqes.size());
+    if (count == 0) {
+      return total;
+    }
+    // Copy out and release the CQ slots before resuming anyone: resumed coroutines submit
+    // more work, and the kernel may then post into the slots we are done with.
+    for (unsigned i = 0; i < count; ++i) {
+      batch[i] = {static_cast<detail::operation*>(io_uring_cqe_get_data(cqes[i])), cqes[i]->res,
+                  cqes[i]->flags};
+    }
+    io_uring_cq_advance(m_ring.get(), count);
+    for (unsigned i = 0; i < count; ++i) {
+      if ((batch[i].flags & IORING_CQE_F_MORE) == 0) {
+        --m_in_flight;
+      }
+      batch[i].op->m_on_complete(*batch[i].op, batch[i].res, batch[i].flags);
+    }
+    total += count;
+  }
+}
+
+void event_loop::cancel_everything_and_drain() noexcept {
+  m_draining = true;
+  m_posted.clear();
+  m_spawn_waiters.clear();
+  bool drained = m_in_flight == 0;
+  if (!drained && m_features.cancel_any) {
+    try {
+      io_uring_sqe* sqe = acquire_sqe();
+      io_uring_prep_cancel(sqe, nullptr, IORING_ASYNC_CANCEL_ANY);
+      io_uring_sqe_set_data(sqe, &g_ignored);
+      // Completions still run their handlers (so cancellations and buffers are released), but
+      // wake() resumes nobody while draining.
+      const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+      while (m_in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
+        __kernel_timespec wait{.tv_sec = 0, .tv_nsec = 100'000'000};
+        io_uring_cqe* cqe = nullptr;
+        io_uring_submit_and_wait_timeout(m_ring.get(), &cqe, 1, &wait, nullptr);
+        reap();
+      }
+    } catch (...) {
+      // Fall through: the check below decides whether frames may be freed.
+    }
+    drained = m_in_flight == 0;
+  }
+  if (!drained) {
+    // The kernel may still write into these frames; leaking them is the only safe choice.
+    std::fprintf(stderr, "ringline: %zu io_uring operations did not finish at shutdown; "
+                 "leaking their coroutine frames\n", m_in_flight);
+    m_spawned_head = nullptr;
+    return;
+  }
+  while (m_spawned_head != nullptr) {
+    spawned_node* node = std::exchange(m_spawned_head, m_spawned_head->m_next);
+    node->m_frame.destroy();
+  }
+  m_spawned_count = 0;
+}
+
+}  // namespace ringline::runtime

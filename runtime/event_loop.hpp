@@ -1,0 +1,144 @@
+#pragma once
+
+#include <coroutine>
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "runtime/operation.hpp"
+#include "runtime/task.hpp"
+
+struct io_uring;
+struct io_uring_sqe;
+
+namespace ringline::runtime {
+
+/// Thrown by the event_loop constructor when the kernel refuses io_uring (ENOSYS: kernel too
+/// old or built without it; EPERM: kernel.io_uring_disabled or a seccomp profile). what() is
+/// one line naming the cause and the remedy, fit to print as it is.
+class io_uring_unavailable : public std::system_error {
+ public:
+  using std::system_error::system_error;
+};
+
+/// What the kernel offered when the ring was set up, probed once.
+struct ring_features {
+  /// Which setup flags the ring got: "single_issuer+defer_taskrun", "coop_taskrun" or "none".
+  std::string setup_mode;
+  bool cancel_any = false;          ///< IORING_ASYNC_CANCEL_ANY (5.19)
+  bool multishot_accept = false;    ///< IORING_ACCEPT_MULTISHOT (5.19)
+  bool recv_multishot = false;      ///< IORING_RECV_MULTISHOT with provided buffers (6.0)
+};
+
+/// Options for an event_loop.
+struct event_loop_options {
+  /// Submission queue entries; the completion queue gets twice as many.
+  unsigned queue_depth = 1024;
+};
+
+/// Runs coroutines on one io_uring, on the thread that created it.
+///
+/// Operations (runtime/io.hpp) queue SQEs on the current thread's loop; the loop submits
+/// them in one batch per turn, waits for completions, reaps them in batches and resumes the
+/// coroutines they belong to. One loop per thread (thread-per-core); the loop and everything
+/// it runs are used from that thread only, so nothing here is synchronised.
+///
+/// Ownership: run() and spawn() take the tasks they are given. When the loop is destroyed it
+/// cancels every operation still in flight, waits for the kernel to deliver their
+/// completions, and only then destroys the frames of spawned tasks that have not finished,
+/// so no frame is freed while the kernel may still write into it.
+class event_loop {
+ public:
+  /// Sets up the ring, preferring SINGLE_ISSUER|DEFER_TASKRUN, then COOP_TASKRUN, then no
+  /// flags. Throws io_uring_unavailable when io_uring is refused, std::system_error for
+  /// other setup failures (ENOMEM: RLIMIT_MEMLOCK on old kernels). At most one loop per thread.
+  explicit event_loop(event_loop_options options = {});
+  ~event_loop();
+  event_loop(const event_loop&) = delete;
+  event_loop& operator=(const event_loop&) = delete;
+
+  /// Returns the loop of the calling thread; there must be one.
+  static event_loop& current() noexcept;
+
+  /// Runs `main` to completion on this thread, processing I/O and spawned tasks meanwhile;
+  /// returns its value or rethrows its exception. Also rethrows the first exception that
+  /// escaped a spawned task. Throws std::logic_error if `main` waits for something that can
+  /// never happen (nothing in flight, nothing ready).
+  template <typename T>
+  T run(task<T> main) {
+    drive(main.handle());
+    return main.handle().promise().take_result();
+  }
+
+  /// Starts `work` as a detached task owned by the loop: its frame is destroyed when it
+  /// finishes, or when the loop is destroyed. An exception escaping it is rethrown by run().
+  void spawn(task<void> work);
+
+  /// Returns how many spawned tasks have not finished yet.
+  [[nodiscard]] std::size_t spawned_count() const noexcept { return m_spawned_count; }
+
+  /// Awaitable that suspends until no spawned task is left (at once if there is none).
+  class spawned_awaiter {
+   public:
+    explicit spawned_awaiter(event_loop& loop) noexcept : m_loop(loop) {}
+    [[nodiscard]] bool await_ready() const noexcept;
+    void await_suspend(std::coroutine_handle<> waiter);
+    void await_resume() const noexcept {}
+
+   private:
+    event_loop& m_loop;
+  };
+
+  /// Returns an awaitable that completes when every spawned task has finished.
+  [[nodiscard]] spawned_awaiter wait_for_spawned() noexcept;
+
+  /// Resumes `handle` on the next turn of the loop; the way to wake another coroutine.
+  void post(std::coroutine_handle<> handle);
+
+  /// Returns what the kernel offered at setup.
+  [[nodiscard]] const ring_features& features() const noexcept { return m_features; }
+
+  /// Returns the number of operations submitted or queued whose last completion has not
+  /// arrived yet.
+  [[nodiscard]] std::size_t in_flight() const noexcept { return m_in_flight; }
+
+  // For runtime/io.cpp: returns a free SQE (submitting queued ones first if the queue is
+  // full), already counted as in flight; the caller must fill it in before the next turn.
+  io_uring_sqe* acquire_sqe();
+  // For runtime/io.cpp: true once the loop is shutting down; operations then stop resubmitting.
+  [[nodiscard]] bool draining() const noexcept { return m_draining; }
+  // For runtime/io.cpp: resumes `handle` now, unless the loop is shutting down (then the
+  // frame is about to be destroyed and must not run again).
+  void wake(std::coroutine_handle<> handle) noexcept;
+  // For runtime/io.cpp: asks the kernel to cancel `target` (its completion still arrives).
+  void cancel(detail::operation& target);
+
+  // For the spawned-task promise (event_loop.cpp).
+  struct spawned_node;
+  void finished(spawned_node& node) noexcept;
+  void failed(std::exception_ptr error) noexcept;
+
+ private:
+  void drive(std::coroutine_handle<> main);
+  void turn(bool may_block);
+  void run_posted();
+  std::size_t reap();
+  void cancel_everything_and_drain() noexcept;
+
+  std::unique_ptr<io_uring> m_ring;
+  ring_features m_features;
+  std::size_t m_in_flight = 0;
+  std::deque<std::coroutine_handle<>> m_posted;
+  spawned_node* m_spawned_head = nullptr;
+  std::size_t m_spawned_count = 0;
+  std::vector<std::coroutine_handle<>> m_spawn_waiters;
+  std::exception_ptr m_spawn_error;
+  bool m_draining = false;
+};
+
+}  // namespace ringline::runtime

@@ -1,0 +1,253 @@
+#include "runtime/io.hpp"
+
+#include <liburing.h>
+
+#include <poll.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "runtime/error.hpp"
+#include "runtime/event_loop.hpp"
+
+namespace ringline::runtime {
+
+namespace {
+
+__kernel_timespec to_timespec(std::chrono::nanoseconds duration) noexcept {
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(duration);
+  return {.tv_sec = seconds.count(), .tv_nsec = (duration - seconds).count()};
+}
+
+// Linked timeouts and cancel requests complete with their own CQE; nobody waits for it.
+void ignore_completion(detail::operation& /*self*/, int /*res*/, std::uint32_t /*flags*/) noexcept {
+}
+constinit detail::operation g_link_timeout{&ignore_completion};
+
+}  // namespace
+
+namespace detail {
+
+io_operation::io_operation(io_kind kind, int fd, io_options options) noexcept
+    : operation{&on_complete}, m_kind(kind), m_fd(fd), m_options(options) {}
+
+bool io_operation::await_ready() noexcept {
+  if (m_options.cancel != nullptr && m_options.cancel->requested()) {
+    m_res = -ECANCELED;
+    return true;
+  }
+  return false;
+}
+
+void io_operation::await_suspend(std::coroutine_handle<> waiter) {
+  m_waiter = waiter;
+  submit();
+}
+
+void io_operation::set_duration(std::chrono::nanoseconds duration) noexcept {
+  m_timespec = to_timespec(duration);
+}
+
+void io_operation::submit() {
+  auto& loop = event_loop::current();
+  io_uring_sqe* sqe = loop.acquire_sqe();
+  char* data = m_data + m_done;
+  const auto remaining = static_cast<unsigned>(m_size - m_done);
+  switch (m_kind) {
+    case io_kind::accept:
+      m_address_size = sizeof m_address;
+      io_uring_prep_accept(sqe, m_fd, reinterpret_cast<sockaddr*>(&m_address), &m_address_size,
+                           SOCK_CLOEXEC);
+      break;
+    case io_kind::recv:
+      io_uring_prep_recv(sqe, m_fd, data, remaining, m_msg_flags);
+      break;
+    case io_kind::send:
+      io_uring_prep_send(sqe, m_fd, data, remaining, m_msg_flags | MSG_NOSIGNAL);
+      break;
+    case io_kind::read:
+      // Offset -1: the file's current position, so pipes, terminals and files all work.
+      io_uring_prep_read(sqe, m_fd, data, remaining, static_cast<__u64>(-1));
+      break;
+    case io_kind::write:
+      io_uring_prep_write(sqe, m_fd, data, remaining, static_cast<__u64>(-1));
+      break;
+    case io_kind::connect:
+      io_uring_prep_connect(sqe, m_fd, reinterpret_cast<sockaddr*>(&m_address), m_address_size);
+      break;
+    case io_kind::close:
+      io_uring_prep_close(sqe, m_fd);
+      break;
+    case io_kind::poll:
+      io_uring_prep_poll_add(sqe, m_fd, POLLIN);
+      break;
+    case io_kind::sleep:
+      // The kernel copies the timespec while preparing the request, at submission.
+      io_uring_prep_timeout(sqe, &m_timespec, 0, 0);
+      break;
+  }
+  io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
+  if (m_options.timeout.count() > 0 && m_kind != io_kind::sleep) {
+    m_timespec = to_timespec(m_options.timeout);
+    io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+    io_uring_sqe* timeout = loop.acquire_sqe();
+    io_uring_prep_link_timeout(timeout, &m_timespec, 0);
+    io_uring_sqe_set_data(timeout, &g_link_timeout);
+  }
+  if (m_options.cancel != nullptr) {
+    m_options.cancel->set_pending(this);
+  }
+}
+
+bool io_operation::wants_resubmit(int res) noexcept {
+  const bool all = m_kind == io_kind::send || m_kind == io_kind::write;
+  if (all && res > 0) {
+    m_done += static_cast<std::size_t>(res);
+  }
+  if (m_options.cancel != nullptr && m_options.cancel->requested()) {
+    return false;
+  }
+  return res == -EINTR || (all && res > 0 && m_done < m_size);
+}
+
+void io_operation::on_complete(operation& self, int res, std::uint32_t /*flags*/) noexcept {
+  auto& op = static_cast<io_operation&>(self);
+  auto& loop = event_loop::current();
+  if (op.m_options.cancel != nullptr) {
+    op.m_options.cancel->set_pending(nullptr);
+  }
+  if (!loop.draining() && op.wants_resubmit(res)) {
+    try {
+      op.submit();
+      return;
+    } catch (...) {
+      res = -ENOMEM;  // the ring itself failed; report it on this operation
+    }
+  }
+  op.m_res = res;
+  loop.wake(op.m_waiter);
+}
+
+result<std::size_t> io_operation::outcome() const noexcept {
+  if ((m_kind == io_kind::send || m_kind == io_kind::write) && m_res >= 0 && m_done < m_size) {
+    // Cut short: by a cancellation, or by a zero-byte write that would otherwise spin.
+    const bool cancelled = m_options.cancel != nullptr && m_options.cancel->requested();
+    return cancelled ? errno_code(ECANCELED) : errno_code(EIO);
+  }
+  if (m_res >= 0) {
+    return static_cast<std::size_t>(m_res);
+  }
+  if (m_res == -ECANCELED && m_options.timeout.count() > 0 &&
+      (m_options.cancel == nullptr || !m_options.cancel->requested())) {
+    // The linked timeout fired and cancelled the operation.
+    return std::errc::timed_out;
+  }
+  if (m_kind == io_kind::sleep && m_res == -ETIME) {
+    return std::size_t{0};
+  }
+  return errno_code(-m_res);
+}
+
+}  // namespace detail
+
+accept_awaiter::accept_awaiter(int listen_fd, io_options options) noexcept
+    : io_operation(detail::io_kind::accept, listen_fd, options) {}
+
+result<accepted> accept_awaiter::await_resume() noexcept {
+  auto fd = outcome();
+  if (!fd) {
+    return fd.error();
+  }
+  return accepted{unique_fd(static_cast<int>(*fd)),
+                  address::from_sockaddr(reinterpret_cast<const sockaddr*>(&m_address),
+                                         m_address_size)};
+}
+
+transfer_awaiter::transfer_awaiter(detail::io_kind kind, int fd, const char* data,
+                                   std::size_t size, int flags, io_options options) noexcept
+    : io_operation(kind, fd, options) {
+  // Sends never write through the pointer; one member serves both directions.
+  m_data = const_cast<char*>(data);
+  m_size = size;
+  m_msg_flags = flags;
+}
+
+status_awaiter::status_awaiter(detail::io_kind kind, int fd, io_options options) noexcept
+    : io_operation(kind, fd, options) {}
+
+status_awaiter::status_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size,
+                               int flags, io_options options) noexcept
+    : io_operation(kind, fd, options) {
+  m_data = const_cast<char*>(data);
+  m_size = size;
+  m_msg_flags = flags;
+}
+
+status_awaiter::status_awaiter(std::chrono::nanoseconds duration, cancellation* cancel) noexcept
+    : io_operation(detail::io_kind::sleep, -1, io_options{.timeout = {}, .cancel = cancel}) {
+  set_duration(duration);
+}
+
+status_awaiter::status_awaiter(int fd, const address& peer, io_options options) noexcept
+    : io_operation(detail::io_kind::connect, fd, options) {
+  std::memcpy(&m_address, peer.data(), peer.size());
+  m_address_size = peer.size();
+}
+
+result<void> status_awaiter::await_resume() const noexcept {
+  auto done = outcome();
+  if (!done) {
+    return done.error();
+  }
+  return {};
+}
+
+accept_awaiter accept(int listen_fd, io_options options) noexcept {
+  return {listen_fd, options};
+}
+
+transfer_awaiter recv_some(int fd, std::span<char> buffer, io_options options) noexcept {
+  return {detail::io_kind::recv, fd, buffer.data(), buffer.size(), 0, options};
+}
+
+status_awaiter send_all(int fd, std::span<const char> data, io_options options) noexcept {
+  return {detail::io_kind::send, fd, data.data(), data.size(), 0, options};
+}
+
+transfer_awaiter read_some(int fd, std::span<char> buffer, io_options options) noexcept {
+  return {detail::io_kind::read, fd, buffer.data(), buffer.size(), 0, options};
+}
+
+status_awaiter write_all(int fd, std::span<const char> data, io_options options) noexcept {
+  return {detail::io_kind::write, fd, data.data(), data.size(), 0, options};
+}
+
+status_awaiter connect(int fd, const address& peer, io_options options) noexcept {
+  return {fd, peer, options};
+}
+
+status_awaiter close(unique_fd fd) noexcept {
+  return {detail::io_kind::close, fd.release(), io_options{}};
+}
+
+status_awaiter poll_readable(int fd, io_options options) noexcept {
+  return {detail::io_kind::poll, fd, options};
+}
+
+status_awaiter sleep_for(std::chrono::nanoseconds duration, cancellation* cancel) noexcept {
+  return {duration, cancel};
+}
+
+void cancellation::request() noexcept {
+  m_requested = true;
+  if (m_pending != nullptr) {
+    try {
+      event_loop::current().cancel(*m_pending);
+    } catch (...) {
+      // Without an SQE the request cannot reach the kernel; the operation ends by itself and
+      // every later one sees requested().
+    }
+  }
+}
+
+}  // namespace ringline::runtime

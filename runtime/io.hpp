@@ -1,0 +1,144 @@
+#pragma once
+
+#include <linux/time_types.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <coroutine>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "runtime/address.hpp"
+#include "runtime/cancellation.hpp"
+#include "runtime/operation.hpp"
+#include "runtime/result.hpp"
+#include "runtime/unique_fd.hpp"
+
+// Awaitable I/O operations on the calling thread's event_loop.
+//
+// Each function returns an awaiter that holds the operation's state; co_await it at once
+// (`co_await recv_some(fd, buffer)`), from a coroutine running on an event_loop. The state
+// lives in the awaiting frame and the frame stays suspended until the kernel's last
+// completion for it, so buffers passed in only need to outlive the co_await. Errors come back
+// as std::error_code values in the system category (ECONNRESET, EPIPE, ...), plus
+// std::errc::operation_canceled after cancellation::request() and std::errc::timed_out when
+// io_options::timeout passed. EINTR is retried, never returned.
+
+namespace ringline::runtime {
+
+/// Per-operation options.
+struct io_options {
+  /// Fails the operation with std::errc::timed_out when it has not completed in this time
+  /// (zero: no limit). Operations that resubmit (short sends) get the limit per submission.
+  std::chrono::nanoseconds timeout{0};
+  /// Lets another coroutine cancel the operation; may be null.
+  cancellation* cancel = nullptr;
+};
+
+/// A connection returned by accept.
+struct accepted {
+  unique_fd fd;
+  address peer;
+};
+
+namespace detail {
+
+enum class io_kind : std::uint8_t { accept, recv, send, read, write, connect, close, sleep, poll };
+
+/// The state of one operation, shared by all the awaiters below.
+class io_operation : public operation {
+ public:
+  io_operation(io_kind kind, int fd, io_options options) noexcept;
+
+  /// A cancellation requested before the operation starts skips the kernel entirely.
+  bool await_ready() noexcept;
+  void await_suspend(std::coroutine_handle<> waiter);
+
+ protected:
+  /// Returns the byte count / descriptor, or the error the kernel reported.
+  result<std::size_t> outcome() const noexcept;
+  void set_duration(std::chrono::nanoseconds duration) noexcept;
+
+  char* m_data = nullptr;
+  std::size_t m_size = 0;
+  std::size_t m_done = 0;
+  int m_msg_flags = 0;
+  sockaddr_storage m_address{};
+  socklen_t m_address_size = 0;
+
+ private:
+  void submit();
+  static void on_complete(operation& self, int res, std::uint32_t flags) noexcept;
+  [[nodiscard]] bool wants_resubmit(int res) noexcept;
+
+  io_kind m_kind;
+  int m_fd;
+  io_options m_options;
+  __kernel_timespec m_timespec{};
+  std::coroutine_handle<> m_waiter;
+  int m_res = 0;
+};
+
+}  // namespace detail
+
+/// Awaiter of accept(): yields the new connection (close-on-exec) and its peer address.
+class accept_awaiter : public detail::io_operation {
+ public:
+  accept_awaiter(int listen_fd, io_options options) noexcept;
+  result<accepted> await_resume() noexcept;
+};
+
+/// Awaiter of operations that yield a byte count (0 from recv_some/read_some means EOF).
+class transfer_awaiter : public detail::io_operation {
+ public:
+  transfer_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size, int flags,
+                   io_options options) noexcept;
+  result<std::size_t> await_resume() const noexcept { return outcome(); }
+};
+
+/// Awaiter of operations that yield only success or an error.
+class status_awaiter : public detail::io_operation {
+ public:
+  status_awaiter(detail::io_kind kind, int fd, io_options options) noexcept;
+  status_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size, int flags,
+                 io_options options) noexcept;
+  status_awaiter(int fd, const address& peer, io_options options) noexcept;
+  status_awaiter(std::chrono::nanoseconds duration, cancellation* cancel) noexcept;
+  result<void> await_resume() const noexcept;
+};
+
+/// Accepts one connection on `listen_fd`.
+[[nodiscard]] accept_awaiter accept(int listen_fd, io_options options = {}) noexcept;
+
+/// Receives at most buffer.size() bytes; yields the count, 0 when the peer has closed.
+[[nodiscard]] transfer_awaiter recv_some(int fd, std::span<char> buffer,
+                                         io_options options = {}) noexcept;
+
+/// Sends all of `data` (MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE), resubmitting
+/// after short sends.
+[[nodiscard]] status_awaiter send_all(int fd, std::span<const char> data,
+                                      io_options options = {}) noexcept;
+
+/// Reads at most buffer.size() bytes at the file's current position; 0 at end of file.
+[[nodiscard]] transfer_awaiter read_some(int fd, std::span<char> buffer,
+                                         io_options options = {}) noexcept;
+
+/// Writes all of `data` at the file's current position (the end, for O_APPEND files).
+[[nodiscard]] status_awaiter write_all(int fd, std::span<const char> data,
+                                       io_options options = {}) noexcept;
+
+/// Connects the socket `fd` to `peer`.
+[[nodiscard]] status_awaiter connect(int fd, const address& peer, io_options options = {}) noexcept;
+
+/// Closes `fd` through the ring. The descriptor is released at once, whatever the result.
+[[nodiscard]] status_awaiter close(unique_fd fd) noexcept;
+
+/// Suspends until `fd` is readable (or has an error or hang-up to report).
+[[nodiscard]] status_awaiter poll_readable(int fd, io_options options = {}) noexcept;
+
+/// Suspends for `duration`; yields operation_canceled if `cancel` is requested first.
+[[nodiscard]] status_awaiter sleep_for(std::chrono::nanoseconds duration,
+                                       cancellation* cancel = nullptr) noexcept;
+
+}  // namespace ringline::runtime
