@@ -1,0 +1,132 @@
+#include "client/program.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "client/client.hpp"
+#include "client/sources.hpp"
+#include "protocol/errc.hpp"
+#include "protocol/messages.hpp"
+#include "runtime/event_loop.hpp"
+
+namespace ringline::client {
+
+namespace {
+
+constexpr int k_exit_ok = 0;
+constexpr int k_exit_failed = 1;
+constexpr int k_exit_usage = 2;
+constexpr int k_exit_server_full = 3;
+
+// Echoes every line of the server as it came, so the output reads like the PHP client's.
+void print_reply(const protocol::reply& reply, const client_options& options) {
+  switch (reply.kind) {
+    case protocol::reply_kind::greeting:
+      fmt::print("{}\n", options.greeting);
+      break;
+    case protocol::reply_kind::ack:
+      fmt::print("{}\n", options.ack);
+      break;
+    case protocol::reply_kind::server_full:
+      fmt::print("{}\n", protocol::server_full_text);
+      break;
+    case protocol::reply_kind::error:
+      fmt::print(stderr, "ringline-client: server error: {}\n", reply.text);
+      break;
+    default:
+      fmt::print(stderr, "ringline-client: unexpected line from server: {}\n", reply.text);
+      break;
+  }
+}
+
+runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lines) {
+  conversation_result progress;
+  auto outcome = co_await converse(
+      options, *lines, [&options](const protocol::reply& reply) { print_reply(reply, options); },
+      &progress);
+  std::fflush(stdout);
+  if (outcome) {
+    co_return k_exit_ok;
+  }
+  const auto error = outcome.error();
+  if (error == protocol::errc::server_full) {
+    fmt::print(stderr, "ringline-client: server is full (it answered 'not connect')\n");
+    co_return k_exit_server_full;
+  }
+  if (error == std::errc::connection_refused) {
+    fmt::print(stderr, "ringline-client: cannot connect to {} port {}: connection refused\n",
+               options.host, options.port);
+  } else {
+    fmt::print(stderr, "ringline-client: {} ({} of {} lines acknowledged)\n", error.message(),
+               progress.acked, progress.sent);
+  }
+  co_return k_exit_failed;
+}
+
+}  // namespace
+
+int run_program(int argc, const char* const* argv) {
+  client_options options;
+  std::vector<std::string> messages;
+  bool from_stdin = false;
+  long timeout_seconds = 30;
+
+  CLI::App app{"ringline-client: sends lines to a ringline server and waits for every ack."};
+  app.set_version_flag("--version", "ringline-client " RINGLINE_VERSION);
+  app.add_option("--host", options.host, "Server address (IPv4 or IPv6 literal)")
+      ->capture_default_str();
+  app.add_option("--port", options.port, "Server port")->capture_default_str();
+  auto* message_option = app.add_option(
+      "--message", messages,
+      fmt::format("Line to send; repeat for more (default: '{}')", protocol::default_message));
+  app.add_flag("--stdin", from_stdin, "Send the lines of standard input instead")
+      ->excludes(message_option);
+  app.add_option("--greeting", options.greeting, "Greeting the server is expected to send")
+      ->capture_default_str();
+  app.add_option("--ack", options.ack, "Ack the server is expected to send")
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_seconds,
+                 "Seconds to wait for the connection and for each reply (0: no limit)")
+      ->check(CLI::Range(0L, 24L * 3600))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    return app.exit(error) == 0 ? k_exit_ok : k_exit_usage;
+  }
+  for (const auto& message : messages) {
+    if (!protocol::validate_message_text(message)) {
+      fmt::print(stderr, "--message: a line must not contain CR or LF\n");
+      return k_exit_usage;
+    }
+  }
+  if (messages.empty()) {
+    messages.emplace_back(protocol::default_message);
+  }
+  options.timeout = std::chrono::seconds(timeout_seconds);
+
+  std::unique_ptr<line_source> lines;
+  if (from_stdin) {
+    lines = std::make_unique<fd_source>(STDIN_FILENO);
+  } else {
+    lines = std::make_unique<vector_source>(std::move(messages));
+  }
+  try {
+    runtime::event_loop loop;
+    return loop.run(talk(std::move(options), std::move(lines)));
+  } catch (const runtime::io_uring_unavailable& error) {
+    fmt::print(stderr, "ringline-client: {}\n", error.what());
+  } catch (const std::exception& error) {
+    fmt::print(stderr, "ringline-client: fatal: {}\n", error.what());
+  }
+  return k_exit_failed;
+}
+
+}  // namespace ringline::client

@@ -1,0 +1,42 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ringline::service {
+
+/// Everything ringline-server can be told on its command line, with the defaults that make
+/// it byte-compatible with the original PHP server.
+struct config {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 10008;
+  std::string greeting;  ///< line text without '\n'; set to protocol::default_greeting
+  std::string ack;       ///< line text without '\n'; set to protocol::default_ack
+  std::size_t max_line_bytes = 65536;
+  std::size_t max_connections = 10000;
+  /// A session that sends nothing for this long is closed; zero turns the limit off.
+  std::chrono::seconds idle_timeout{300};
+  /// How long SIGINT/SIGTERM waits for sessions to finish before closing them by force.
+  std::chrono::seconds shutdown_grace{5};
+  /// `stdout`, `none`, or the path of a file that is appended to.
+  std::string sink = "stdout";
+  /// Bytes of one receive; the most a session holds besides its partial line.
+  std::size_t recv_buffer_bytes = 16 * 1024;
+  bool log_connections = true;
+};
+
+/// The outcome of reading the command line: a config to run with, or an exit code for main
+/// (0 after --help or --version, 2 after a usage error, with the message already printed).
+struct parse_outcome {
+  std::optional<config> settings;
+  int exit_code = 0;
+};
+
+/// Parses ringline-server's arguments; prints help, version and usage errors itself.
+parse_outcome parse_command_line(int argc, const char* const* argv);
+
+}  // namespace ringline::service

@@ -1,0 +1,138 @@
+#include "service/server.hpp"
+
+#include <sys/socket.h>
+
+#include <chrono>
+#include <cstdio>
+
+#include <fmt/format.h>
+
+#include "runtime/error.hpp"
+#include "runtime/event_loop.hpp"
+#include "runtime/io.hpp"
+#include "runtime/socket.hpp"
+#include "service/session.hpp"
+
+namespace ringline::service {
+
+namespace {
+// How long accepting pauses when the process is out of descriptors; sessions that end
+// meanwhile free some.
+constexpr auto k_fd_exhaustion_backoff = std::chrono::milliseconds(100);
+}  // namespace
+
+server::server(config settings, sink& lines)
+    : m_config(std::move(settings)),
+      m_sink(lines),
+      m_acks(m_config.ack),
+      m_greeting_line(protocol::make_line(m_config.greeting)) {}
+
+runtime::result<void> server::listen() {
+  auto where = runtime::address::parse(m_config.host, m_config.port);
+  if (!where) {
+    return where.error();
+  }
+  auto listener = runtime::listen_tcp(*where);
+  if (!listener) {
+    return listener.error();
+  }
+  auto bound = runtime::local_address(listener->get());
+  if (!bound) {
+    return bound.error();
+  }
+  m_listener = std::move(*listener);
+  m_local = *bound;
+  return {};
+}
+
+runtime::task<void> server::run() {
+  auto& loop = runtime::event_loop::current();
+  bool exhausted = false;
+  while (!m_stopping) {
+    auto conn = co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
+    if (!conn) {
+      if (runtime::is_cancelled(conn.error())) {
+        break;
+      }
+      ++m_stats.accept_errors;
+      const bool out_of_fds =
+          conn.error() == std::errc::too_many_files_open ||
+          conn.error() == std::errc::too_many_files_open_in_system;
+      if (out_of_fds) {
+        if (!exhausted) {
+          fmt::print(stderr, "accept: {}; pausing accepts until descriptors free up\n",
+                     conn.error().message());
+          exhausted = true;
+        }
+        (void)co_await runtime::sleep_for(k_fd_exhaustion_backoff, &m_accept_cancel);
+      } else {
+        // ECONNABORTED and friends: the connection died in the backlog; keep accepting.
+        fmt::print(stderr, "accept: {}\n", conn.error().message());
+      }
+      continue;
+    }
+    if (exhausted) {
+      fmt::print(stderr, "accept: descriptors available again; accepting\n");
+      exhausted = false;
+    }
+    ++m_stats.accepted;
+    if (m_stats.active >= m_config.max_connections) {
+      refuse(std::move(conn->fd));
+      continue;
+    }
+    ++m_stats.active;
+    loop.spawn(serve(std::move(conn->fd), conn->peer));
+  }
+  m_listener.reset();
+}
+
+void server::refuse(runtime::unique_fd fd) noexcept {
+  ++m_stats.refused;
+  // A dozen bytes always fit an empty socket buffer, so a non-blocking send cannot come up
+  // short; the client has sent nothing yet, so closing does not turn into a reset.
+  const auto line = protocol::make_line(protocol::server_full_text);
+  (void)::send(fd.get(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void server::stop() noexcept {
+  if (m_stopping) {
+    return;
+  }
+  m_stopping = true;
+  m_accept_cancel.request();
+  for (auto* each : m_sessions) {
+    each->stop_reading();
+  }
+}
+
+void server::force_close() noexcept {
+  stop();
+  for (auto* each : m_sessions) {
+    each->abort();
+  }
+}
+
+void server::cancel_when_idle(runtime::cancellation* cancel) noexcept {
+  m_idle_cancel = cancel;
+  if (m_idle_cancel != nullptr && m_stats.active == 0) {
+    m_idle_cancel->request();
+  }
+}
+
+void server::session_ended() noexcept {
+  if (--m_stats.active == 0) {
+    m_sessions_done.set();
+    if (m_idle_cancel != nullptr) {
+      m_idle_cancel->request();
+    }
+  }
+}
+
+runtime::task<void> server::wait_for_sessions() {
+  while (m_stats.active > 0) {
+    m_sessions_done.reset();
+    co_await m_sessions_done;
+  }
+}
+
+}  // namespace ringline::service

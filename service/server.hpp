@@ -1,0 +1,81 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <unordered_set>
+
+#include "protocol/messages.hpp"
+#include "runtime/address.hpp"
+#include "runtime/cancellation.hpp"
+#include "runtime/event.hpp"
+#include "runtime/result.hpp"
+#include "runtime/task.hpp"
+#include "runtime/unique_fd.hpp"
+#include "service/config.hpp"
+#include "service/sink.hpp"
+#include "service/stats.hpp"
+
+namespace ringline::service {
+
+/// One listening socket, its accept loop and its sessions, on the current thread's loop.
+///
+/// Lifecycle: listen(), then spawn run() on the loop; stop() begins a graceful shutdown
+/// (stop accepting; each session acks what it has received, then closes) and
+/// wait_for_sessions() awaits the end of it. The server, the config and the sink must outlive
+/// every session, i.e. until wait_for_sessions() completes or the loop is destroyed.
+class session;
+
+class server {
+ public:
+  server(config settings, sink& lines);
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds and listens on the configured host and port.
+  runtime::result<void> listen();
+
+  /// Returns the address actually bound (the real port when 0 was asked for).
+  [[nodiscard]] const runtime::address& local_address() const noexcept { return m_local; }
+
+  /// Accepts connections and spawns a session for each until stop().
+  runtime::task<void> run();
+
+  /// Stops accepting and asks every session to finish: no more reads; acks for what was read.
+  void stop() noexcept;
+
+  /// Ends the grace period: cancels every session's remaining I/O (acks not yet sent, the
+  /// lingering close), so each session ends promptly.
+  void force_close() noexcept;
+
+  /// Requests `cancel` as soon as no session is left (at once if none is): a grace timer
+  /// given this cancellation ends early when the last session does. Null unsets it.
+  void cancel_when_idle(runtime::cancellation* cancel) noexcept;
+
+  /// Suspends until every session has ended.
+  runtime::task<void> wait_for_sessions();
+
+  [[nodiscard]] const stats& counters() const noexcept { return m_stats; }
+  [[nodiscard]] const config& settings() const noexcept { return m_config; }
+
+ private:
+  friend class session;
+  runtime::task<void> serve(runtime::unique_fd fd, runtime::address peer);
+  void refuse(runtime::unique_fd fd) noexcept;
+
+  config m_config;
+  sink& m_sink;
+  protocol::ack_batch m_acks;
+  std::string m_greeting_line;
+  runtime::unique_fd m_listener;
+  runtime::address m_local;
+  runtime::cancellation m_accept_cancel;
+  void session_ended() noexcept;
+
+  std::unordered_set<session*> m_sessions;
+  runtime::cancellation* m_idle_cancel = nullptr;
+  runtime::event m_sessions_done;
+  bool m_stopping = false;
+  stats m_stats;
+};
+
+}  // namespace ringline::service

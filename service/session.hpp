@@ -1,0 +1,37 @@
+#pragma once
+
+#include "runtime/cancellation.hpp"
+#include "service/server.hpp"
+
+namespace ringline::service {
+
+/// The part of a session its server can reach: registered with the server while the session
+/// lives, so that stop() can end its reads and force_close() the rest of its I/O. Lives in
+/// the session coroutine's frame.
+class session {
+ public:
+  explicit session(server& owner);
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+  ~session();
+
+  /// Cancels the pending read and every later one: the session acks what it has and closes.
+  void stop_reading() noexcept { m_read_cancel.request(); }
+  /// Cancels all remaining I/O of the session.
+  void abort() noexcept {
+    m_read_cancel.request();
+    m_io_cancel.request();
+  }
+
+  /// For reads of client data.
+  [[nodiscard]] runtime::cancellation& read_cancel() noexcept { return m_read_cancel; }
+  /// For everything else: greeting, acks, error line, lingering close.
+  [[nodiscard]] runtime::cancellation& io_cancel() noexcept { return m_io_cancel; }
+
+ private:
+  server& m_server;
+  runtime::cancellation m_read_cancel;
+  runtime::cancellation m_io_cancel;
+};
+
+}  // namespace ringline::service
