@@ -53,9 +53,9 @@ runtime::task<void> send_everything(line_source& lines, shared_state& state) {
 }  // namespace
 
 runtime::task<runtime::result<conversation_result>> converse(client_options options,
-                                                            line_source& lines,
-                                                            reply_handler on_reply,
-                                                            conversation_result* progress) {
+                                                             line_source& lines,
+                                                             reply_handler on_reply,
+                                                             conversation_result* progress) {
   conversation_result local_progress;
   conversation_result& done = progress != nullptr ? *progress : local_progress;
   auto where = runtime::address::parse(options.host, options.port);

@@ -54,8 +54,8 @@ struct conversation_result {
 /// other unexpected line; std::errc::connection_reset / timed_out when the connection was
 /// lost or went quiet before every line was acknowledged (`progress` still counts what was).
 runtime::task<runtime::result<conversation_result>> converse(client_options options,
-                                                            line_source& lines,
-                                                            reply_handler on_reply,
-                                                            conversation_result* progress);
+                                                             line_source& lines,
+                                                             reply_handler on_reply,
+                                                             conversation_result* progress);
 
 }  // namespace ringline::client

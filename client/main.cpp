@@ -1,3 +1,5 @@
 #include "client/program.hpp"
 
-int main(int argc, char** argv) { return ringline::client::run_program(argc, argv); }
+int main(int argc, char** argv) {
+  return ringline::client::run_program(argc, argv);
+}

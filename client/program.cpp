@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
+#include <CLI/CLI.hpp>
 
 #include "client/client.hpp"
 #include "client/sources.hpp"
@@ -90,8 +90,7 @@ int run_program(int argc, const char* const* argv) {
       ->excludes(message_option);
   app.add_option("--greeting", options.greeting, "Greeting the server is expected to send")
       ->capture_default_str();
-  app.add_option("--ack", options.ack, "Ack the server is expected to send")
-      ->capture_default_str();
+  app.add_option("--ack", options.ack, "Ack the server is expected to send")->capture_default_str();
   app.add_option("--timeout", timeout_seconds,
                  "Seconds to wait for the connection and for each reply (0: no limit)")
       ->check(CLI::Range(0L, 24L * 3600))

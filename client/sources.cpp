@@ -19,8 +19,9 @@ runtime::task<runtime::result<std::size_t>> vector_source::read_lines(
   co_return count;
 }
 
-runtime::task<runtime::result<std::size_t>> fd_source::read_lines(
-    std::string& out, std::size_t limit, runtime::cancellation* cancel) {
+runtime::task<runtime::result<std::size_t>> fd_source::read_lines(std::string& out,
+                                                                  std::size_t limit,
+                                                                  runtime::cancellation* cancel) {
   std::vector<char> buffer(std::max<std::size_t>(limit, 4096));
   while (!m_eof) {
     auto got = co_await runtime::read_some(m_fd, buffer, {.timeout = {}, .cancel = cancel});

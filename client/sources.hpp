@@ -12,8 +12,7 @@ namespace ringline::client {
 class vector_source final : public line_source {
  public:
   explicit vector_source(std::vector<std::string> lines) : m_lines(std::move(lines)) {}
-  runtime::task<runtime::result<std::size_t>> read_lines(std::string& out,
-                                                         std::size_t limit,
+  runtime::task<runtime::result<std::size_t>> read_lines(std::string& out, std::size_t limit,
                                                          runtime::cancellation* cancel) override;
 
  private:
@@ -26,8 +25,7 @@ class vector_source final : public line_source {
 class fd_source final : public line_source {
  public:
   explicit fd_source(int fd) : m_fd(fd) {}
-  runtime::task<runtime::result<std::size_t>> read_lines(std::string& out,
-                                                         std::size_t limit,
+  runtime::task<runtime::result<std::size_t>> read_lines(std::string& out, std::size_t limit,
                                                          runtime::cancellation* cancel) override;
 
  private:

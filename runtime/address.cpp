@@ -6,7 +6,9 @@
 
 namespace ringline::runtime {
 
-address::address() noexcept { std::memset(&m_storage, 0, sizeof m_storage); }
+address::address() noexcept {
+  std::memset(&m_storage, 0, sizeof m_storage);
+}
 
 result<address> address::parse(std::string_view host, std::uint16_t port) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {

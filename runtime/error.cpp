@@ -8,12 +8,16 @@ std::error_code errno_code(int error_number) noexcept {
   return {error_number, std::system_category()};
 }
 
-std::error_code last_errno() noexcept { return errno_code(errno); }
+std::error_code last_errno() noexcept {
+  return errno_code(errno);
+}
 
 bool is_cancelled(std::error_code error) noexcept {
   return error == std::errc::operation_canceled;
 }
 
-bool is_timeout(std::error_code error) noexcept { return error == std::errc::timed_out; }
+bool is_timeout(std::error_code error) noexcept {
+  return error == std::errc::timed_out;
+}
 
 }  // namespace ringline::runtime

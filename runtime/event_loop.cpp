@@ -33,16 +33,18 @@ std::string read_io_uring_disabled() {
 [[noreturn]] void throw_unavailable(int error_number) {
   std::string why;
   if (error_number == ENOSYS) {
-    why = "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING); "
-          "run on Linux 5.19 or newer";
+    why =
+        "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING); "
+        "run on Linux 5.19 or newer";
   } else {
     const std::string disabled = read_io_uring_disabled();
     if (!disabled.empty() && disabled != "0") {
       why = "the sysctl kernel.io_uring_disabled is " + disabled +
             "; set it to 0 (sysctl -w kernel.io_uring_disabled=0) to allow io_uring";
     } else {
-      why = "a seccomp profile blocks it (Docker's default profile does); run with a profile "
-            "that allows io_uring_setup, io_uring_enter and io_uring_register";
+      why =
+          "a seccomp profile blocks it (Docker's default profile does); run with a profile "
+          "that allows io_uring_setup, io_uring_enter and io_uring_register";
     }
   }
   throw io_uring_unavailable(errno_code(error_number),
@@ -63,10 +65,9 @@ constexpr std::array<setup_choice, 3> k_setup_choices{{
 }};
 
 constexpr std::array<int, 11> k_required_opcodes{
-    IORING_OP_POLL_ADD,
-    IORING_OP_ACCEPT, IORING_OP_RECV,         IORING_OP_SEND,         IORING_OP_CONNECT,
-    IORING_OP_CLOSE,  IORING_OP_TIMEOUT,      IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL,
-    IORING_OP_READ,   IORING_OP_WRITE,
+    IORING_OP_POLL_ADD,     IORING_OP_ACCEPT, IORING_OP_RECV,    IORING_OP_SEND,
+    IORING_OP_CONNECT,      IORING_OP_CLOSE,  IORING_OP_TIMEOUT, IORING_OP_LINK_TIMEOUT,
+    IORING_OP_ASYNC_CANCEL, IORING_OP_READ,   IORING_OP_WRITE,
 };
 
 }  // namespace
@@ -104,7 +105,9 @@ struct detached {
 };
 
 // Takes the task by value so it lives in (and dies with) the wrapper's frame.
-detached launch(task<void> work) { co_await std::move(work); }
+detached launch(task<void> work) {
+  co_await std::move(work);
+}
 
 }  // namespace
 
@@ -142,9 +145,9 @@ event_loop::event_loop(event_loop_options options) : m_ring(std::make_unique<io_
     if (io_uring_opcode_supported(probe, opcode) == 0) {
       io_uring_free_probe(probe);
       io_uring_queue_exit(m_ring.get());
-      throw io_uring_unavailable(errno_code(ENOSYS),
-                                 "io_uring lacks opcode " + std::to_string(opcode) +
-                                     " here (Linux 5.6 or newer is needed)");
+      throw io_uring_unavailable(errno_code(ENOSYS), "io_uring lacks opcode " +
+                                                         std::to_string(opcode) +
+                                                         " here (Linux 5.6 or newer is needed)");
     }
   }
   // No flag announces these; the opcodes that arrived in the same release stand in for them.
@@ -218,7 +221,9 @@ void event_loop::spawned_awaiter::await_suspend(std::coroutine_handle<> waiter) 
   m_loop.m_spawn_waiters.push_back(waiter);
 }
 
-void event_loop::post(std::coroutine_handle<> handle) { m_posted.push_back(handle); }
+void event_loop::post(std::coroutine_handle<> handle) {
+  m_posted.push_back(handle);
+}
 
 void event_loop::wake(std::coroutine_handle<> handle) noexcept {
   if (!m_draining) {
@@ -272,7 +277,8 @@ void event_loop::drive(std::coroutine_handle<> main) {
 }
 
 void event_loop::turn(bool may_block) {
-  const int rc = may_block ? io_uring_submit_and_wait(m_ring.get(), 1) : io_uring_submit(m_ring.get());
+  const int rc =
+      may_block ? io_uring_submit_and_wait(m_ring.get(), 1) : io_uring_submit(m_ring.get());
   if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
     throw std::system_error(errno_code(-rc), "io_uring_submit_and_wait");
   }
@@ -346,8 +352,10 @@ void event_loop::cancel_everything_and_drain() noexcept {
   }
   if (!drained) {
     // The kernel may still write into these frames; leaking them is the only safe choice.
-    std::fprintf(stderr, "ringline: %zu io_uring operations did not finish at shutdown; "
-                 "leaking their coroutine frames\n", m_in_flight);
+    std::fprintf(stderr,
+                 "ringline: %zu io_uring operations did not finish at shutdown; "
+                 "leaking their coroutine frames\n",
+                 m_in_flight);
     m_spawned_head = nullptr;
     return;
   }

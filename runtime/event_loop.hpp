@@ -30,9 +30,9 @@ class io_uring_unavailable : public std::system_error {
 struct ring_features {
   /// Which setup flags the ring got: "single_issuer+defer_taskrun", "coop_taskrun" or "none".
   std::string setup_mode;
-  bool cancel_any = false;          ///< IORING_ASYNC_CANCEL_ANY (5.19)
-  bool multishot_accept = false;    ///< IORING_ACCEPT_MULTISHOT (5.19)
-  bool recv_multishot = false;      ///< IORING_RECV_MULTISHOT with provided buffers (6.0)
+  bool cancel_any = false;        ///< IORING_ASYNC_CANCEL_ANY (5.19)
+  bool multishot_accept = false;  ///< IORING_ACCEPT_MULTISHOT (5.19)
+  bool recv_multishot = false;    ///< IORING_RECV_MULTISHOT with provided buffers (6.0)
 };
 
 /// Options for an event_loop.

@@ -158,13 +158,13 @@ result<accepted> accept_awaiter::await_resume() noexcept {
   if (!fd) {
     return fd.error();
   }
-  return accepted{unique_fd(static_cast<int>(*fd)),
-                  address::from_sockaddr(reinterpret_cast<const sockaddr*>(&m_address),
-                                         m_address_size)};
+  return accepted{
+      unique_fd(static_cast<int>(*fd)),
+      address::from_sockaddr(reinterpret_cast<const sockaddr*>(&m_address), m_address_size)};
 }
 
-transfer_awaiter::transfer_awaiter(detail::io_kind kind, int fd, const char* data,
-                                   std::size_t size, int flags, io_options options) noexcept
+transfer_awaiter::transfer_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size,
+                                   int flags, io_options options) noexcept
     : io_operation(kind, fd, options) {
   // Sends never write through the pointer; one member serves both directions.
   m_data = const_cast<char*>(data);

@@ -25,8 +25,8 @@ class [[nodiscard]] result {
   }
   /// Constructs a failed result from an error enum such as std::errc.
   template <typename E>
-    requires std::is_error_code_enum_v<E> || std::is_error_condition_enum_v<E>
-  result(E error) : result(std::error_code(make_error_code(error))) {}  // NOLINT implicit
+  requires std::is_error_code_enum_v<E> || std::is_error_condition_enum_v<E> result(E error)
+      : result(std::error_code(make_error_code(error))) {}  // NOLINT implicit
 
   /// Returns true when the result holds a value.
   [[nodiscard]] bool has_value() const noexcept { return m_state.index() == 0; }
@@ -73,8 +73,8 @@ class [[nodiscard]] result<void> {
   /// Constructs a result from `error`; a zero code means success.
   result(std::error_code error) : m_error(error) {}  // NOLINT implicit
   template <typename E>
-    requires std::is_error_code_enum_v<E> || std::is_error_condition_enum_v<E>
-  result(E error) : m_error(make_error_code(error)) {}  // NOLINT implicit
+  requires std::is_error_code_enum_v<E> || std::is_error_condition_enum_v<E> result(E error)
+      : m_error(make_error_code(error)) {}  // NOLINT implicit
 
   [[nodiscard]] bool has_value() const noexcept { return !m_error; }
   explicit operator bool() const noexcept { return has_value(); }

@@ -1,8 +1,8 @@
 #include "runtime/signal_set.hpp"
 
 #include <pthread.h>
-#include <unistd.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <system_error>
@@ -28,7 +28,9 @@ signal_set::signal_set(std::initializer_list<int> signals) {
   }
 }
 
-signal_set::~signal_set() { pthread_sigmask(SIG_SETMASK, &m_previous, nullptr); }
+signal_set::~signal_set() {
+  pthread_sigmask(SIG_SETMASK, &m_previous, nullptr);
+}
 
 task<result<int>> signal_set::wait(cancellation* cancel) {
   for (;;) {
@@ -42,7 +44,8 @@ task<result<int>> signal_set::wait(cancellation* cancel) {
     if (got < 0 && errno != EAGAIN && errno != EINTR) {
       co_return last_errno();
     }
-    if (auto ready = co_await poll_readable(m_fd.get(), io_options{.timeout = {}, .cancel = cancel});
+    if (auto ready =
+            co_await poll_readable(m_fd.get(), io_options{.timeout = {}, .cancel = cancel});
         !ready) {
       co_return ready.error();
     }

@@ -67,7 +67,9 @@ result<address> peer_address(int fd) {
   return address::from_sockaddr(where.data(), size);
 }
 
-result<void> set_no_delay(int fd) { return set_flag(fd, IPPROTO_TCP, TCP_NODELAY); }
+result<void> set_no_delay(int fd) {
+  return set_flag(fd, IPPROTO_TCP, TCP_NODELAY);
+}
 
 result<void> shutdown_write(int fd) {
   if (::shutdown(fd, SHUT_WR) != 0) {

@@ -61,7 +61,7 @@ class task_promise final : public task_promise_base {
   task<T> get_return_object() noexcept;
 
   template <typename U>
-    requires std::is_convertible_v<U&&, T>
+  requires std::is_convertible_v<U&&, T>
   void return_value(U&& value) noexcept(std::is_nothrow_constructible_v<T, U&&>) {
     m_value.emplace(std::forward<U>(value));
   }

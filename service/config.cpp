@@ -33,8 +33,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   long grace_seconds = settings.shutdown_grace.count();
   bool quiet = false;
 
-  CLI::App app{"ringline-server: a line-oriented TCP service that acknowledges every line "
-               "once it reached its sink."};
+  CLI::App app{
+      "ringline-server: a line-oriented TCP service that acknowledges every line "
+      "once it reached its sink."};
   app.set_version_flag("--version", "ringline-server " RINGLINE_VERSION);
   app.add_option("--host", settings.host, "Address to listen on (IPv4 or IPv6 literal)")
       ->check(check_host)

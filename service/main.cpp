@@ -1,3 +1,5 @@
 #include "service/program.hpp"
 
-int main(int argc, char** argv) { return ringline::service::run_program(argc, argv); }
+int main(int argc, char** argv) {
+  return ringline::service::run_program(argc, argv);
+}

@@ -45,8 +45,8 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   }
   sink& lines = **opened;
   if (lines.repaired_bytes() > 0) {
-    fmt::print(stderr, "sink {}: cut {} bytes of a torn last line left by a crash\n",
-               settings.sink, lines.repaired_bytes());
+    fmt::print(stderr, "sink {}: cut {} bytes of a torn last line left by a crash\n", settings.sink,
+               lines.repaired_bytes());
   }
   server running(settings, lines);
   if (auto listening = running.listen(); !listening) {
@@ -81,8 +81,8 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   // The grace timer is cut short when the last session ends.
   runtime::cancellation sessions_ended;
   running.cancel_when_idle(&sessions_ended);
-  const bool grace_expired = static_cast<bool>(
-      co_await runtime::sleep_for(settings.shutdown_grace, &sessions_ended));
+  const bool grace_expired =
+      static_cast<bool>(co_await runtime::sleep_for(settings.shutdown_grace, &sessions_ended));
   running.cancel_when_idle(nullptr);
   if (grace_expired) {
     fmt::print(stderr, "grace period over: closing {} sessions\n", running.counters().active);

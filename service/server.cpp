@@ -49,15 +49,15 @@ runtime::task<void> server::run() {
   auto& loop = runtime::event_loop::current();
   bool exhausted = false;
   while (!m_stopping) {
-    auto conn = co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
+    auto conn =
+        co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
     if (!conn) {
       if (runtime::is_cancelled(conn.error())) {
         break;
       }
       ++m_stats.accept_errors;
-      const bool out_of_fds =
-          conn.error() == std::errc::too_many_files_open ||
-          conn.error() == std::errc::too_many_files_open_in_system;
+      const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
+                              conn.error() == std::errc::too_many_files_open_in_system;
       if (out_of_fds) {
         if (!exhausted) {
           fmt::print(stderr, "accept: {}; pausing accepts until descriptors free up\n",

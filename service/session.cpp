@@ -54,7 +54,8 @@ runtime::task<void> linger_and_close(runtime::unique_fd fd, runtime::cancellatio
       if (left <= 0s) {
         break;
       }
-      auto got = co_await runtime::recv_some(fd.get(), discard, {.timeout = left, .cancel = &cancel});
+      auto got =
+          co_await runtime::recv_some(fd.get(), discard, {.timeout = left, .cancel = &cancel});
       if (!got || *got == 0) {
         break;
       }
@@ -107,7 +108,8 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
     std::vector<char> buffer(m_config.recv_buffer_bytes);
     protocol::line_framer framer(m_config.max_line_bytes);
     std::vector<std::string_view> lines;
-    const runtime::io_options read_options{.timeout = m_config.idle_timeout, .cancel = &state.read_cancel()};
+    const runtime::io_options read_options{.timeout = m_config.idle_timeout,
+                                           .cancel = &state.read_cancel()};
     for (bool reading = true; reading;) {
       auto got = co_await runtime::recv_some(fd.get(), buffer, read_options);
       if (!got) {
@@ -153,13 +155,13 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
   switch (why) {
     case ending::line_too_long:
       ++m_stats.line_too_long;
-      (void)co_await runtime::send_all(
-          fd.get(), protocol::error_line(protocol::errc::line_too_long), io);
+      (void)co_await runtime::send_all(fd.get(),
+                                       protocol::error_line(protocol::errc::line_too_long), io);
       break;
     case ending::idle_timeout:
       ++m_stats.idle_timeouts;
-      (void)co_await runtime::send_all(
-          fd.get(), protocol::error_line(protocol::errc::idle_timeout), io);
+      (void)co_await runtime::send_all(fd.get(), protocol::error_line(protocol::errc::idle_timeout),
+                                       io);
       break;
     case ending::reset:
       ++m_stats.resets;

@@ -38,7 +38,7 @@ runtime::result<std::uint64_t> cut_torn_tail(int fd) {
       return got < 0 ? runtime::last_errno() : runtime::errno_code(EIO);
     }
     const auto newline = std::find(std::make_reverse_iterator(block.data() + length),
-                                    std::make_reverse_iterator(block.data()), '\n');
+                                   std::make_reverse_iterator(block.data()), '\n');
     if (newline.base() != block.data()) {
       keep = start + static_cast<std::uint64_t>(newline.base() - block.data());
       found = true;

@@ -80,7 +80,9 @@ task<void> throw_later() {
   throw std::runtime_error("spawned failure");
 }
 
-task<void> outlive(std::chrono::milliseconds delay) { (void)co_await sleep_for(delay); }
+task<void> outlive(std::chrono::milliseconds delay) {
+  (void)co_await sleep_for(delay);
+}
 
 TEST(event_loop_test, exception_in_spawned_task_reaches_run) {
   event_loop loop;
@@ -94,7 +96,9 @@ struct never {
   void await_resume() const noexcept {}
 };
 
-task<void> wait_for_nothing() { co_await never{}; }
+task<void> wait_for_nothing() {
+  co_await never{};
+}
 
 TEST(event_loop_test, run_reports_a_task_that_can_never_finish) {
   event_loop loop;

@@ -1,7 +1,7 @@
 #include "runtime/io.hpp"
 
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -43,7 +43,9 @@ task<std::string> receive_exactly(int fd, std::size_t size) {
   co_return received;
 }
 
-task<result<void>> send_text(int fd, std::string text) { co_return co_await send_all(fd, text); }
+task<result<void>> send_text(int fd, std::string text) {
+  co_return co_await send_all(fd, text);
+}
 
 TEST(io_test, send_all_delivers_every_byte_past_short_sends) {
   event_loop loop;

@@ -17,7 +17,9 @@ T run_inline(task<T> work) {
   return work.handle().promise().take_result();
 }
 
-task<int> answer() { co_return 42; }
+task<int> answer() {
+  co_return 42;
+}
 
 task<int> add_answers(int count) {
   int sum = 0;
@@ -40,7 +42,9 @@ TEST(task_test, is_lazy_until_awaited) {
   EXPECT_TRUE(started);
 }
 
-TEST(task_test, returns_value_to_awaiter) { EXPECT_EQ(run_inline(add_answers(3)), 126); }
+TEST(task_test, returns_value_to_awaiter) {
+  EXPECT_EQ(run_inline(add_answers(3)), 126);
+}
 
 TEST(task_test, carries_exception_to_awaiter) {
   auto thrower = []() -> task<int> {
