@@ -40,15 +40,16 @@ std::string read_io_uring_disabled() {
     const std::string disabled = read_io_uring_disabled();
     if (!disabled.empty() && disabled != "0") {
       why = "the sysctl kernel.io_uring_disabled is " + disabled +
-            "; set it to 0 (sysctl -w kernel.io_uring_disabled=0) to allow io_uring";
+            "; set it to 0 (sysctl -w kernel.io_uring_disabled=0)";
     } else {
       why =
-          "a seccomp profile blocks it (Docker's default profile does); run with a profile "
+          "a seccomp profile blocks it, as Docker's default profile does; run with a profile "
           "that allows io_uring_setup, io_uring_enter and io_uring_register";
     }
   }
-  throw io_uring_unavailable(errno_code(error_number),
-                             "io_uring is not available: io_uring_setup failed (" + why + ")");
+  const auto error = errno_code(error_number);
+  throw io_uring_unavailable(
+      error, "io_uring is not available (io_uring_setup: " + error.message() + "): " + why);
 }
 
 // Setup flags from best to plainest. DEFER_TASKRUN (6.1) runs completion work only when we
@@ -138,8 +139,8 @@ event_loop::event_loop(event_loop_options options) : m_ring(std::make_unique<io_
   if (probe == nullptr) {
     io_uring_queue_exit(m_ring.get());
     throw io_uring_unavailable(errno_code(ENOSYS),
-                               "io_uring is too old here: it cannot be probed (Linux 5.6 or "
-                               "newer is needed, 5.19 or newer recommended)");
+                               "io_uring is not available: this kernel's io_uring is too old "
+                               "to be probed; run on Linux 5.19 or newer");
   }
   for (int opcode : k_required_opcodes) {
     if (io_uring_opcode_supported(probe, opcode) == 0) {

@@ -23,7 +23,12 @@ namespace ringline::runtime {
 /// one line naming the cause and the remedy, fit to print as it is.
 class io_uring_unavailable : public std::system_error {
  public:
-  using std::system_error::system_error;
+  io_uring_unavailable(std::error_code error, std::string message)
+      : std::system_error(error), m_message(std::move(message)) {}
+  [[nodiscard]] const char* what() const noexcept override { return m_message.c_str(); }
+
+ private:
+  std::string m_message;
 };
 
 /// What the kernel offered when the ring was set up, probed once.
