@@ -10,7 +10,8 @@ class protocol_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "ringline.protocol"; }
 
   std::string message(int value) const override {
-    // The first two strings go on the wire after "error: "; clients may match on them.
+    // line_too_long, idle_timeout and line_timeout go on the wire after "error: "; clients may
+    // match on them.
     switch (static_cast<errc>(value)) {
       case errc::line_too_long:
         return "line too long";
@@ -22,6 +23,8 @@ class protocol_category_impl final : public std::error_category {
         return "unexpected reply";
       case errc::reply_too_long:
         return "reply too long";
+      case errc::line_timeout:
+        return "line timeout";
     }
     return "unknown protocol error";
   }

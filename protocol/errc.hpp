@@ -6,8 +6,8 @@ namespace ringline::protocol {
 
 /// Enumerates the protocol-level failures of a session, in the "ringline.protocol" category.
 ///
-/// The messages of line_too_long and idle_timeout are the reasons the server writes on the
-/// wire after "error: " (see error_line in protocol/messages.hpp), so they are part of the
+/// The messages of line_too_long, idle_timeout and line_timeout are the reasons the server writes
+/// on the wire after "error: " (see error_line in protocol/messages.hpp), so they are part of the
 /// protocol and must not change.
 enum class errc {
   line_too_long = 1,  ///< "line too long": a line exceeded the server's --max-line-bytes.
@@ -15,6 +15,7 @@ enum class errc {
   server_full,        ///< "server full": the server refused the connection ("not connect").
   unexpected_reply,   ///< "unexpected reply": the client received a line it did not expect.
   reply_too_long,     ///< "reply too long": a server line exceeded the client's limit.
+  line_timeout,       ///< "line timeout": a line stayed unfinished for --line-timeout.
 };
 
 /// Returns the category of protocol::errc; a single object, safe to use from any thread.

@@ -31,6 +31,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   settings.ack = protocol::default_ack;
   long idle_seconds = settings.idle_timeout.count();
   long grace_seconds = settings.shutdown_grace.count();
+  long line_seconds = settings.line_timeout.count();
   bool quiet = false;
 
   CLI::App app{
@@ -60,6 +61,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                  "Seconds a session may send nothing before 'error: idle timeout' (0: never)")
       ->check(CLI::Range(0L, 365L * 24 * 3600))
       ->capture_default_str();
+  app.add_option("--line-timeout", line_seconds,
+                 "Seconds a line may stay unfinished before 'error: line timeout' (0: never)")
+      ->check(CLI::Range(0L, 365L * 24 * 3600))
+      ->capture_default_str();
   app.add_option("--shutdown-grace", grace_seconds,
                  "Seconds SIGINT/SIGTERM waits for sessions before closing them")
       ->check(CLI::Range(0L, 3600L))
@@ -81,6 +86,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   }
   settings.idle_timeout = std::chrono::seconds(idle_seconds);
   settings.shutdown_grace = std::chrono::seconds(grace_seconds);
+  settings.line_timeout = std::chrono::seconds(line_seconds);
   settings.log_connections = !quiet;
   return {std::move(settings), 0};
 }

@@ -20,6 +20,8 @@ struct config {
   std::size_t max_connections = 10000;
   /// A session that sends nothing for this long is closed; zero turns the limit off.
   std::chrono::seconds idle_timeout{300};
+  /// A line that stays unfinished this long is cut (slow-loris defence); zero: no limit.
+  std::chrono::seconds line_timeout{60};
   /// How long SIGINT/SIGTERM waits for sessions to finish before closing them by force.
   std::chrono::seconds shutdown_grace{5};
   /// `stdout`, `none`, or the path of a file that is appended to.

@@ -46,7 +46,6 @@ runtime::result<void> server::listen() {
 }
 
 runtime::task<void> server::run() {
-  auto& loop = runtime::event_loop::current();
   bool exhausted = false;
   while (!m_stopping) {
     auto conn =
@@ -80,10 +79,14 @@ runtime::task<void> server::run() {
       refuse(std::move(conn->fd));
       continue;
     }
-    ++m_stats.active;
-    loop.spawn(serve(std::move(conn->fd), conn->peer));
+    adopt(std::move(conn->fd), conn->peer);
   }
   m_listener.reset();
+}
+
+void server::adopt(runtime::unique_fd fd, runtime::address peer) {
+  ++m_stats.active;
+  runtime::event_loop::current().spawn(serve(std::move(fd), std::move(peer)));
 }
 
 void server::refuse(runtime::unique_fd fd) noexcept {

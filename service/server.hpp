@@ -40,6 +40,10 @@ class server {
   /// Accepts connections and spawns a session for each until stop().
   runtime::task<void> run();
 
+  /// Serves a connection accepted elsewhere (an inherited socket, a test's socket pair) as
+  /// a session on the current loop; the connection limit does not apply. Takes `fd`.
+  void adopt(runtime::unique_fd fd, runtime::address peer);
+
   /// Stops accepting and asks every session to finish: no more reads; acks for what was read.
   void stop() noexcept;
 

@@ -1,4 +1,7 @@
+#include "service/session.hpp"
+
 #include <chrono>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -10,19 +13,19 @@
 #include "runtime/io.hpp"
 #include "runtime/socket.hpp"
 #include "service/server.hpp"
-#include "service/session.hpp"
 
 namespace ringline::service {
 
 namespace {
 
 using namespace std::chrono_literals;
+using clock = std::chrono::steady_clock;
 
 // How long a closing session keeps reading (and discarding) after its FIN, so the acks and
 // the error line it sent are not destroyed by a reset for unread input.
 constexpr auto k_linger = 2s;
 
-enum class ending { eof, line_too_long, idle_timeout, shutdown, reset, sink_failed };
+enum class ending { eof, line_too_long, idle_timeout, line_timeout, shutdown, reset, sink_failed };
 
 std::string_view describe(ending why) {
   switch (why) {
@@ -32,6 +35,8 @@ std::string_view describe(ending why) {
       return "line too long";
     case ending::idle_timeout:
       return "idle timeout";
+    case ending::line_timeout:
+      return "line timeout";
     case ending::shutdown:
       return "server shutdown";
     case ending::reset:
@@ -42,15 +47,73 @@ std::string_view describe(ending why) {
   return "?";
 }
 
+// Returns the reason for the error line sent before closing, for endings that have one.
+std::optional<protocol::errc> wire_error(ending why) {
+  switch (why) {
+    case ending::line_too_long:
+      return protocol::errc::line_too_long;
+    case ending::idle_timeout:
+      return protocol::errc::idle_timeout;
+    case ending::line_timeout:
+      return protocol::errc::line_timeout;
+    default:
+      return std::nullopt;
+  }
+}
+
+void count(stats& counters, ending why) {
+  switch (why) {
+    case ending::line_too_long:
+      ++counters.line_too_long;
+      break;
+    case ending::idle_timeout:
+      ++counters.idle_timeouts;
+      break;
+    case ending::line_timeout:
+      ++counters.line_timeouts;
+      break;
+    case ending::reset:
+      ++counters.resets;
+      break;
+    case ending::sink_failed:
+      ++counters.sink_errors;
+      break;
+    case ending::eof:
+    case ending::shutdown:
+      break;
+  }
+}
+
+// How long the next read may wait (zero: no limit), and which limit ends the session if it
+// passes. A client trickling an endless line a byte at a time never goes idle, so an
+// unfinished line has a deadline of its own.
+struct read_limit {
+  std::chrono::nanoseconds wait;
+  ending on_expiry;
+};
+
+read_limit next_read_limit(const config& settings, std::optional<clock::time_point> line_start,
+                           clock::time_point now) {
+  const read_limit idle{settings.idle_timeout, ending::idle_timeout};
+  if (!line_start || settings.line_timeout.count() == 0) {
+    return idle;
+  }
+  const auto left = *line_start + settings.line_timeout - now;
+  if (idle.wait.count() == 0 || left < idle.wait) {
+    return {left, ending::line_timeout};
+  }
+  return idle;
+}
+
 // Half-closes, then reads and discards until the peer closes or the deadline passes, as
 // nginx's lingering_close does: closing with unread input would send a reset, and the peer's
 // kernel would drop the acks still queued for it.
 runtime::task<void> linger_and_close(runtime::unique_fd fd, runtime::cancellation& cancel) {
   if (runtime::shutdown_write(fd.get())) {
     std::vector<char> discard(4096);
-    const auto deadline = std::chrono::steady_clock::now() + k_linger;
+    const auto deadline = clock::now() + k_linger;
     for (;;) {
-      const auto left = deadline - std::chrono::steady_clock::now();
+      const auto left = deadline - clock::now();
       if (left <= 0s) {
         break;
       }
@@ -108,12 +171,17 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
     std::vector<char> buffer(m_config.recv_buffer_bytes);
     protocol::line_framer framer(m_config.max_line_bytes);
     std::vector<std::string_view> lines;
-    const runtime::io_options read_options{.timeout = m_config.idle_timeout,
-                                           .cancel = &state.read_cancel()};
+    std::optional<clock::time_point> line_start;  // when the unfinished line began
     for (bool reading = true; reading;) {
-      auto got = co_await runtime::recv_some(fd.get(), buffer, read_options);
+      const auto limit = next_read_limit(m_config, line_start, clock::now());
+      if (limit.on_expiry == ending::line_timeout && limit.wait <= 0s) {
+        why = limit.on_expiry;
+        break;
+      }
+      auto got = co_await runtime::recv_some(
+          fd.get(), buffer, {.timeout = limit.wait, .cancel = &state.read_cancel()});
       if (!got) {
-        why = runtime::is_timeout(got.error())     ? ending::idle_timeout
+        why = runtime::is_timeout(got.error())     ? limit.on_expiry
               : runtime::is_cancelled(got.error()) ? ending::shutdown
                                                    : ending::reset;
         break;
@@ -136,6 +204,11 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
         }
         break;
       }
+      if (!framer.has_partial_line()) {
+        line_start.reset();
+      } else if (!line_start || !lines.empty()) {
+        line_start = clock::now();  // the unfinished line began in this chunk
+      }
       if (lines.empty()) {
         continue;
       }
@@ -152,27 +225,10 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
     }
   }
 
-  switch (why) {
-    case ending::line_too_long:
-      ++m_stats.line_too_long;
-      (void)co_await runtime::send_all(fd.get(),
-                                       protocol::error_line(protocol::errc::line_too_long), io);
-      break;
-    case ending::idle_timeout:
-      ++m_stats.idle_timeouts;
-      (void)co_await runtime::send_all(fd.get(), protocol::error_line(protocol::errc::idle_timeout),
-                                       io);
-      break;
-    case ending::reset:
-      ++m_stats.resets;
-      break;
-    case ending::sink_failed:
-      ++m_stats.sink_errors;
-      break;
-    case ending::eof:
-    case ending::shutdown:
-      break;
+  if (const auto reason = wire_error(why)) {
+    (void)co_await runtime::send_all(fd.get(), protocol::error_line(*reason), io);
   }
+  count(m_stats, why);
   if (m_config.log_connections) {
     fmt::print(stderr, "disconnect {} lines={} ({})\n", peer_text, lines_acked, describe(why));
   }
