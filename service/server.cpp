@@ -2,6 +2,7 @@
 
 #include <sys/socket.h>
 
+#include <array>
 #include <chrono>
 #include <cstdio>
 
@@ -92,9 +93,17 @@ void server::adopt(runtime::unique_fd fd, runtime::address peer) {
 void server::refuse(runtime::unique_fd fd) noexcept {
   ++m_stats.refused;
   // A dozen bytes always fit an empty socket buffer, so a non-blocking send cannot come up
-  // short; the client has sent nothing yet, so closing does not turn into a reset.
+  // short. Input already received is drained before the close, since closing with unread
+  // input sends a reset that can destroy the refusal before the client reads it.
   const auto line = protocol::make_line(protocol::server_full_text);
   (void)::send(fd.get(), line.data(), line.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  (void)runtime::shutdown_write(fd.get());
+  std::array<char, 4096> discard{};
+  for (int i = 0; i < 16; ++i) {
+    if (::recv(fd.get(), discard.data(), discard.size(), MSG_DONTWAIT) <= 0) {
+      break;
+    }
+  }
 }
 
 void server::stop() noexcept {
