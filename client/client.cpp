@@ -12,7 +12,7 @@ namespace ringline::client {
 
 namespace {
 
-constexpr std::size_t k_send_batch_bytes = 64 * 1024;
+constexpr std::size_t k_send_batch_bytes = std::size_t{64} * 1024;
 
 // What the sender and the reader of one conversation share; lives in converse()'s frame.
 struct shared_state {
@@ -76,7 +76,7 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
   state.fd = socket->get();
   bool sender_started = false;
   protocol::reply_parser parser(options.greeting, options.ack);
-  std::vector<char> buffer(64 * 1024);
+  std::vector<char> buffer(std::size_t{64} * 1024);
   std::error_code failure;
   bool greeted = false;
   while (!failure && !(state.sender_done && done.acked >= state.sent)) {

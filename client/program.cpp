@@ -51,7 +51,7 @@ runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lin
   auto outcome = co_await converse(
       options, *lines, [&options](const protocol::reply& reply) { print_reply(reply, options); },
       &progress);
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   if (outcome) {
     co_return k_exit_ok;
   }

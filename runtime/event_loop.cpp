@@ -226,7 +226,7 @@ void event_loop::post(std::coroutine_handle<> handle) {
   m_posted.push_back(handle);
 }
 
-void event_loop::wake(std::coroutine_handle<> handle) noexcept {
+void event_loop::wake(std::coroutine_handle<> handle) const noexcept {
   if (!m_draining) {
     detail::resume(handle);
   }
@@ -353,10 +353,10 @@ void event_loop::cancel_everything_and_drain() noexcept {
   }
   if (!drained) {
     // The kernel may still write into these frames; leaking them is the only safe choice.
-    std::fprintf(stderr,
-                 "ringline: %zu io_uring operations did not finish at shutdown; "
-                 "leaking their coroutine frames\n",
-                 m_in_flight);
+    (void)std::fprintf(stderr,
+                       "ringline: %zu io_uring operations did not finish at shutdown; "
+                       "leaking their coroutine frames\n",
+                       m_in_flight);
     m_spawned_head = nullptr;
     return;
   }

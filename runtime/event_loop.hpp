@@ -119,7 +119,7 @@ class event_loop {
   [[nodiscard]] bool draining() const noexcept { return m_draining; }
   // For runtime/io.cpp: resumes `handle` now, unless the loop is shutting down (then the
   // frame is about to be destroyed and must not run again).
-  void wake(std::coroutine_handle<> handle) noexcept;
+  void wake(std::coroutine_handle<> handle) const noexcept;
   // For runtime/io.cpp: asks the kernel to cancel `target` (its completion still arrives).
   void cancel(detail::operation& target);
 

@@ -81,7 +81,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     return {std::nullopt, code == 0 ? 0 : 2};
   }
   if (settings.sink.empty()) {
-    std::fprintf(stderr, "--sink: must be stdout, none or a file path\n");
+    (void)std::fprintf(stderr, "--sink: must be stdout, none or a file path\n");
     return {std::nullopt, 2};
   }
   settings.idle_timeout = std::chrono::seconds(idle_seconds);

@@ -27,7 +27,7 @@ struct config {
   /// `stdout`, `none`, or the path of a file that is appended to.
   std::string sink = "stdout";
   /// Bytes of one receive; the most a session holds besides its partial line.
-  std::size_t recv_buffer_bytes = 16 * 1024;
+  std::size_t recv_buffer_bytes = std::size_t{16} * 1024;
   bool log_connections = true;
 };
 

@@ -29,7 +29,7 @@ runtime::task<void> exit_on_second_signal(runtime::signal_set& signals,
     }
     if (*signal_number != SIGUSR1) {
       fmt::print(stderr, "second signal: exiting now\n");
-      std::fflush(stderr);
+      (void)std::fflush(stderr);
       ::_exit(128 + *signal_number);
     }
   }
@@ -55,7 +55,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     co_return 1;
   }
   fmt::print(stderr, "listening on {}\n", running.local_address().to_string());
-  std::fflush(stderr);
+  (void)std::fflush(stderr);
 
   loop.spawn(lines.run());
   loop.spawn(running.run());

@@ -87,7 +87,7 @@ runtime::task<void> server::run() {
 
 void server::adopt(runtime::unique_fd fd, runtime::address peer) {
   ++m_stats.active;
-  runtime::event_loop::current().spawn(serve(std::move(fd), std::move(peer)));
+  runtime::event_loop::current().spawn(serve(std::move(fd), peer));
 }
 
 void server::refuse(runtime::unique_fd fd) noexcept {

@@ -18,12 +18,11 @@ namespace ringline::service {
 
 namespace {
 
-using namespace std::chrono_literals;
 using clock = std::chrono::steady_clock;
 
 // How long a closing session keeps reading (and discarding) after its FIN, so the acks and
 // the error line it sent are not destroyed by a reset for unread input.
-constexpr auto k_linger = 2s;
+constexpr auto k_linger = std::chrono::seconds(2);
 
 enum class ending { eof, line_too_long, idle_timeout, line_timeout, shutdown, reset, sink_failed };
 
@@ -114,7 +113,7 @@ runtime::task<void> linger_and_close(runtime::unique_fd fd, runtime::cancellatio
     const auto deadline = clock::now() + k_linger;
     for (;;) {
       const auto left = deadline - clock::now();
-      if (left <= 0s) {
+      if (left <= clock::duration::zero()) {
         break;
       }
       auto got =
@@ -174,7 +173,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
     std::optional<clock::time_point> line_start;  // when the unfinished line began
     for (bool reading = true; reading;) {
       const auto limit = next_read_limit(m_config, line_start, clock::now());
-      if (limit.on_expiry == ending::line_timeout && limit.wait <= 0s) {
+      if (limit.on_expiry == ending::line_timeout && limit.wait <= std::chrono::nanoseconds::zero()) {
         why = limit.on_expiry;
         break;
       }

@@ -26,7 +26,7 @@ runtime::result<std::uint64_t> cut_torn_tail(int fd) {
     return std::uint64_t{0};
   }
   const auto size = static_cast<std::uint64_t>(info.st_size);
-  std::array<char, 64 * 1024> block{};
+  std::array<char, std::size_t{64} * 1024> block{};
   std::uint64_t end = size;
   std::uint64_t keep = 0;
   bool found = false;

@@ -32,7 +32,7 @@ socket_pair make_socket_pair() {
 
 task<std::string> receive_exactly(int fd, std::size_t size) {
   std::string received;
-  std::vector<char> buffer(64 * 1024);
+  std::vector<char> buffer(std::size_t{64} * 1024);
   while (received.size() < size) {
     auto got = co_await recv_some(fd, buffer);
     if (!got || *got == 0) {
@@ -51,7 +51,7 @@ TEST(io_test, send_all_delivers_every_byte_past_short_sends) {
   event_loop loop;
   auto pair = make_socket_pair();
   // Far more than a socket buffer holds, so the kernel must take it in several sends.
-  std::string payload(8 * 1024 * 1024, '\0');
+  std::string payload(std::size_t{8} * 1024 * 1024, '\0');
   for (std::size_t i = 0; i < payload.size(); ++i) {
     payload[i] = static_cast<char>(i * 7 % 251);
   }

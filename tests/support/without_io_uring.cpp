@@ -14,7 +14,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s EPERM|ENOSYS program [args...]\n", argv[0]);
+    (void)std::fprintf(stderr, "usage: %s EPERM|ENOSYS program [args...]\n", argv[0]);
     return 2;
   }
   const unsigned error = std::strcmp(argv[1], "ENOSYS") == 0 ? ENOSYS : EPERM;
