@@ -1,5 +1,6 @@
 #include "client/program.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +15,7 @@
 #include "client/sources.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/messages.hpp"
+#include "runtime/address.hpp"
 #include "runtime/event_loop.hpp"
 
 namespace ringline::client {
@@ -81,6 +83,11 @@ int run_program(int argc, const char* const* argv) {
   CLI::App app{"ringline-client: sends lines to a ringline server and waits for every ack."};
   app.set_version_flag("--version", "ringline-client " RINGLINE_VERSION);
   app.add_option("--host", options.host, "Server address (IPv4 or IPv6 literal)")
+      ->check([](const std::string& host) -> std::string {
+        return runtime::address::parse(host, 0)
+                   ? std::string()
+                   : "must be an IPv4 or IPv6 address literal such as 127.0.0.1 or ::1";
+      })
       ->capture_default_str();
   app.add_option("--port", options.port, "Server port")->capture_default_str();
   auto* message_option = app.add_option(
@@ -117,6 +124,7 @@ int run_program(int argc, const char* const* argv) {
   } else {
     lines = std::make_unique<vector_source>(std::move(messages));
   }
+  ::signal(SIGPIPE, SIG_IGN);  // standard output may be a closed pipe
   try {
     runtime::event_loop loop;
     return loop.run(talk(std::move(options), std::move(lines)));

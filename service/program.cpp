@@ -104,6 +104,9 @@ int run_program(int argc, const char* const* argv) {
   if (!parsed.settings) {
     return parsed.exit_code;
   }
+  // Sends use MSG_NOSIGNAL, but the stdout sink is a write(): a closed pipe there must be an
+  // EPIPE the sink reports, not a signal that kills the server.
+  ::signal(SIGPIPE, SIG_IGN);
   try {
     runtime::signal_set signals{SIGINT, SIGTERM, SIGUSR1};
     runtime::event_loop loop;

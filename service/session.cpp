@@ -24,7 +24,16 @@ using clock = std::chrono::steady_clock;
 // the error line it sent are not destroyed by a reset for unread input.
 constexpr auto k_linger = std::chrono::seconds(2);
 
-enum class ending { eof, line_too_long, idle_timeout, line_timeout, shutdown, reset, sink_failed };
+enum class ending {
+  eof,
+  line_too_long,
+  idle_timeout,
+  line_timeout,
+  stalled,
+  shutdown,
+  reset,
+  sink_failed
+};
 
 std::string_view describe(ending why) {
   switch (why) {
@@ -36,6 +45,8 @@ std::string_view describe(ending why) {
       return "idle timeout";
     case ending::line_timeout:
       return "line timeout";
+    case ending::stalled:
+      return "client stopped reading";
     case ending::shutdown:
       return "server shutdown";
     case ending::reset:
@@ -70,6 +81,9 @@ void count(stats& counters, ending why) {
       break;
     case ending::line_timeout:
       ++counters.line_timeouts;
+      break;
+    case ending::stalled:
+      ++counters.stalled;
       break;
     case ending::reset:
       ++counters.resets;
@@ -156,6 +170,7 @@ session::~session() {
 runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) {
   session state(*this);
   const runtime::io_options io{.timeout = {}, .cancel = &state.io_cancel()};
+  const runtime::io_options ack_io{.timeout = m_config.idle_timeout, .cancel = &state.io_cancel()};
   const auto peer_text = peer.to_string();
   if (m_config.log_connections) {
     fmt::print(stderr, "connect {}\n", peer_text);
@@ -173,7 +188,8 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
     std::optional<clock::time_point> line_start;  // when the unfinished line began
     for (bool reading = true; reading;) {
       const auto limit = next_read_limit(m_config, line_start, clock::now());
-      if (limit.on_expiry == ending::line_timeout && limit.wait <= std::chrono::nanoseconds::zero()) {
+      if (limit.on_expiry == ending::line_timeout &&
+          limit.wait <= std::chrono::nanoseconds::zero()) {
         why = limit.on_expiry;
         break;
       }
@@ -215,8 +231,10 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
         why = ending::sink_failed;
         break;
       }
-      if (auto acked = co_await send_acks(fd.get(), m_acks, lines.size(), io); !acked) {
-        why = ending::reset;
+      // A client that stops reading its acks stalls this send; after --idle-timeout without
+      // progress it is dropped, or a few such clients would hold every connection slot.
+      if (auto acked = co_await send_acks(fd.get(), m_acks, lines.size(), ack_io); !acked) {
+        why = runtime::is_timeout(acked.error()) ? ending::stalled : ending::reset;
         break;
       }
       lines_acked += lines.size();
@@ -231,7 +249,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
   if (m_config.log_connections) {
     fmt::print(stderr, "disconnect {} lines={} ({})\n", peer_text, lines_acked, describe(why));
   }
-  if (why == ending::eof || why == ending::reset) {
+  if (why == ending::eof || why == ending::reset || why == ending::stalled) {
     (void)co_await runtime::close(std::move(fd));
   } else {
     co_await linger_and_close(std::move(fd), state.io_cancel());

@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <array>
 
+#include <fmt/format.h>
+
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
@@ -146,6 +148,8 @@ void sink::wake_written() noexcept {
 
 void sink::fail_all(std::error_code error) noexcept {
   m_failed = error;
+  fmt::print(stderr, "sink: write failed: {}; no further line can be acknowledged\n",
+             error.message());
   m_pending.clear();
   auto& loop = runtime::event_loop::current();
   for (auto& waiting : m_waiters) {

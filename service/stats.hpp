@@ -15,7 +15,8 @@ struct stats {
   std::uint64_t line_too_long = 0;
   std::uint64_t idle_timeouts = 0;
   std::uint64_t line_timeouts = 0;
-  std::uint64_t resets = 0;  ///< sessions ended by a receive or send error
+  std::uint64_t stalled = 0;  ///< sessions dropped because the client stopped reading acks
+  std::uint64_t resets = 0;   ///< sessions ended by a receive or send error
   std::uint64_t sink_errors = 0;
   std::uint64_t accept_errors = 0;
 
