@@ -139,6 +139,10 @@ bool child_process::write_stdin(std::string_view data) {
   return true;
 }
 
+void child_process::close_stdout() noexcept {
+  m_stdout.reset();
+}
+
 void child_process::close_stdin() noexcept {
   m_stdin.reset();
 }

@@ -68,6 +68,9 @@ class child_process {
   /// Closes the child's stdin so that it sees EOF.
   void close_stdin() noexcept;
 
+  /// Closes our end of a piped stdout: the child's next write gets EPIPE (or SIGPIPE).
+  void close_stdout() noexcept;
+
   /// Reads stdout until EOF and returns everything the child wrote there; returns nullopt if
   /// EOF did not come within `timeout` (what arrived stays in stdout_so_far()).
   std::optional<std::string> read_stdout_all(std::chrono::milliseconds timeout);

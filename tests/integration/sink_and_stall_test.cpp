@@ -1,0 +1,66 @@
+// Two ways a session can get stuck through no fault of the server: its sink's reader went
+// away, or its client stopped reading acks. Neither may kill the server or hold a slot forever.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "tests/integration/integration_support.hpp"
+#include "tests/support/socket_client.hpp"
+
+namespace ringline::integration {
+namespace {
+
+using test_support::socket_client;
+
+TEST(sink_and_stall_test, closed_stdout_sink_is_an_error_not_a_crash) {
+  test_support::child_options options;
+  options.argv = {test_support::server_path(), "--port", "0"};
+  options.stdout_mode = test_support::stdio_mode::pipe;
+  auto server = test_support::server_process::start(std::move(options), k_wait);
+  server.process().close_stdout();  // the sink's reader goes away, as with `| head -1`
+
+  auto client = socket_client::connect(server.host(), server.port());
+  ASSERT_EQ(client.read_line(k_wait), std::string(k_greeting));
+  client.send_all("never acknowledged\n");
+  // The line could not be written, so it is not acknowledged: the session just ends.
+  EXPECT_EQ(client.read_until_eof(k_wait), "");
+  EXPECT_TRUE(wait_for_stderr_line(server.process(), "sink: write failed: Broken pipe", k_wait));
+  EXPECT_TRUE(wait_for_stderr_line(server.process(), "(sink failed)", k_wait));
+
+  // Still alive and accepting (no SIGPIPE); it simply acknowledges nothing any more.
+  auto next = socket_client::connect(server.host(), server.port());
+  EXPECT_EQ(next.read_line(k_wait), std::string(k_greeting));
+  next.close();
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
+TEST(sink_and_stall_test, client_that_stops_reading_acks_is_dropped_after_idle_timeout) {
+  auto server = start_server_quietly({"--sink", "none", "--idle-timeout", "1"});
+  auto client = socket_client::connect(server.host(), server.port());
+  ASSERT_EQ(client.read_line(k_wait), std::string(k_greeting));
+  // Short lines make acks 25 times larger than their lines, so the ack path fills first.
+  const std::string burst = repeat("x\n", 32 * 1024);
+  std::size_t sent = 0;
+  for (int i = 0; i < 4096; ++i) {
+    const auto n = client.send_some(burst, 1s);
+    if (n == 0) {
+      break;  // the server stopped reading us: back-pressure reached the sender
+    }
+    sent += n;
+  }
+  EXPECT_LT(sent, std::size_t{4096} * burst.size()) << "the server never pushed back";
+  const auto line = wait_for_stderr_line(server.process(), "(client stopped reading)", k_wait);
+  ASSERT_TRUE(line.has_value()) << server.process().stderr_so_far();
+  EXPECT_NE(line->find("disconnect "), std::string::npos);
+
+  // The slot is free again: a new client is served.
+  auto next = socket_client::connect(server.host(), server.port());
+  EXPECT_EQ(next.read_line(k_wait), std::string(k_greeting));
+  next.send_all("after\n");
+  EXPECT_EQ(next.read_line(k_wait), std::string(k_ack));
+  next.close();
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
+}  // namespace
+}  // namespace ringline::integration
