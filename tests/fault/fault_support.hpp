@@ -1,0 +1,174 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tests/support/build_paths.hpp"
+#include "tests/support/child_process.hpp"
+#include "tests/support/deadline.hpp"
+#include "tests/support/server_process.hpp"
+#include "tests/support/socket_client.hpp"
+
+/// Helpers shared by the fault tests, which start the real ringline-server and misbehave
+/// towards it from real sockets. Every wait here is bounded by a timeout; none sleeps.
+namespace ringline::fault {
+
+using namespace std::chrono_literals;
+
+/// The greeting line a default server sends, terminator included.
+inline constexpr std::string_view k_greeting = "connect\n";
+/// The ack line a default server sends, terminator included (note the space before '\n').
+inline constexpr std::string_view k_ack = "Thank you client , you data is Received success \n";
+/// The line a client beyond --max-connections gets instead of the greeting.
+inline constexpr std::string_view k_refusal = "not connect\n";
+/// The error lines that end a session.
+inline constexpr std::string_view k_line_too_long = "error: line too long\n";
+inline constexpr std::string_view k_idle_timeout = "error: idle timeout\n";
+inline constexpr std::string_view k_line_timeout = "error: line timeout\n";
+
+/// The longest a test waits for one event that must happen (a line, EOF, an exit). Generous,
+/// because the sanitizer build on a busy machine is several times slower; a test that passes
+/// never waits this long.
+inline constexpr std::chrono::milliseconds k_wait = 30s;
+
+/// Returns `text` repeated `count` times.
+inline std::string repeat(std::string_view text, std::size_t count) {
+  std::string out;
+  out.reserve(text.size() * count);
+  for (std::size_t i = 0; i < count; ++i) {
+    out.append(text);
+  }
+  return out;
+}
+
+/// Returns the whole content of the file at `path`, or an empty string if it cannot be read.
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream file(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
+}
+
+/// Splits `text` at '\n' into lines without terminators; a final unterminated piece is kept.
+inline std::vector<std::string> split_lines(std::string_view text) {
+  std::vector<std::string> lines;
+  while (!text.empty()) {
+    const auto newline = text.find('\n');
+    if (newline == std::string_view::npos) {
+      lines.emplace_back(text);
+      break;
+    }
+    lines.emplace_back(text.substr(0, newline));
+    text.remove_prefix(newline + 1);
+  }
+  return lines;
+}
+
+/// Returns how many times `needle` occurs in `text` (non-overlapping).
+inline std::size_t count_of(std::string_view text, std::string_view needle) {
+  std::size_t count = 0;
+  for (auto at = text.find(needle); at != std::string_view::npos;
+       at = text.find(needle, at + needle.size())) {
+    ++count;
+  }
+  return count;
+}
+
+/// Returns the child options that run ringline-server on 127.0.0.1, port 0, with `args`
+/// appended (a --sink among them; without one the default stdout sink goes to /dev/null).
+inline test_support::child_options server_options(std::vector<std::string> args) {
+  test_support::child_options options;
+  options.argv = {test_support::server_path(), "--host", "127.0.0.1", "--port", "0"};
+  options.argv.insert(options.argv.end(), std::make_move_iterator(args.begin()),
+                      std::make_move_iterator(args.end()));
+  options.stdout_mode = test_support::stdio_mode::null;
+  return options;
+}
+
+/// Starts ringline-server as server_options() describes and waits for its announcement.
+inline test_support::server_process start_server(std::vector<std::string> args) {
+  return test_support::server_process::start(server_options(std::move(args)), k_wait);
+}
+
+/// Reads `process`'s stderr line by line until one contains `needle` and returns it; returns
+/// nullopt if none does within `timeout` (or stderr ends first). Lines before it are consumed.
+inline std::optional<std::string> wait_for_stderr_line(test_support::child_process& process,
+                                                       std::string_view needle,
+                                                       std::chrono::milliseconds timeout = k_wait) {
+  const test_support::deadline until(timeout);
+  // One line per pass: bounded by what the server writes; the cap guards against a flood.
+  for (int lines = 0; lines < 100'000; ++lines) {
+    auto line = process.read_stderr_line(until.left());
+    if (!line) {
+      return std::nullopt;
+    }
+    if (line->find(needle) != std::string::npos) {
+      return line;
+    }
+  }
+  return std::nullopt;
+}
+
+/// Returns the text the server logs for a peer of this test: "127.0.0.1:PORT".
+inline std::string peer_text(const test_support::socket_client& client) {
+  return fmt::format("127.0.0.1:{}", client.local_port());
+}
+
+/// Connects to `server` and reads the greeting; returns the connection, or nullopt if the
+/// greeting did not come within `timeout`.
+inline std::optional<test_support::socket_client> connect_greeted(
+    const test_support::server_process& server, std::chrono::milliseconds timeout = k_wait) {
+  auto client = server.connect();
+  if (client.read_line(timeout) != k_greeting) {
+    return std::nullopt;
+  }
+  return client;
+}
+
+/// Pipelines "x\n" lines on `connection` without reading a single ack until the socket takes
+/// nothing for `patience`: the server, unable to send its acks, has stopped reading, and its
+/// session is stuck in a send. Returns false if the socket never filled (up to 200 MB).
+inline bool fill_until_stalled(test_support::socket_client& connection,
+                               std::chrono::milliseconds patience = 500ms) {
+  const std::string chunk = repeat("x\n", 32 * 1024);
+  // Each round moves up to 64 KiB or ends the loop.
+  for (int round = 0; round < 3200; ++round) {
+    if (connection.send_some(chunk, patience) == 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Parses a `stats: key=value ... errors: key=value ...` line into its counters; the words
+/// "stats:" and "errors:" are skipped. Returns an empty map if `line` is not a stats line.
+inline std::map<std::string, std::uint64_t> parse_stats(std::string_view line) {
+  std::map<std::string, std::uint64_t> counters;
+  if (!line.starts_with("stats: ")) {
+    return counters;
+  }
+  while (!line.empty()) {
+    const auto space = line.find(' ');
+    const auto word = line.substr(0, space);
+    line = space == std::string_view::npos ? std::string_view() : line.substr(space + 1);
+    const auto equals = word.find('=');
+    if (equals == std::string_view::npos) {
+      continue;
+    }
+    counters[std::string(word.substr(0, equals))] =
+        std::stoull(std::string(word.substr(equals + 1)));
+  }
+  return counters;
+}
+
+}  // namespace ringline::fault

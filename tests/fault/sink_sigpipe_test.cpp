@@ -1,0 +1,85 @@
+// A stdout sink whose reader went away (`ringline-server | head -1` once head has exited):
+// writing to the pipe fails with EPIPE. The sink fails, the sessions waiting on it end without
+// acks ("sink failed"), and the server keeps running: it must not die of SIGPIPE, which a
+// write to a pipe without readers raises unless the signal is ignored or blocked.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "tests/fault/fault_support.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/unique_fd.hpp"
+
+namespace ringline::fault {
+namespace {
+
+using test_support::deadline;
+using test_support::server_process;
+using test_support::temp_dir;
+using test_support::unique_fd;
+
+/// Reads from the non-blocking `fd` until `want` bytes arrived or `timeout` passed.
+std::string read_pipe(int fd, std::size_t want, std::chrono::milliseconds timeout) {
+  std::string got;
+  char buffer[4096];
+  for (const deadline until(timeout); got.size() < want && !until.expired();) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, until.poll_ms()) <= 0) {
+      continue;
+    }
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n <= 0) {
+      break;
+    }
+    got.append(buffer, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+TEST(sink_sigpipe_test, closed_stdout_pipe_fails_the_sink_without_killing_the_server) {
+  const temp_dir dir;
+  const auto fifo = dir.file("sink.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The reader is opened first, so that the server's open for writing does not block.
+  unique_fd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  ASSERT_TRUE(reader);
+  auto options = server_options({});  // the default sink: stdout
+  options.stdout_mode = test_support::stdio_mode::file;
+  options.stdout_path = fifo.string();
+  auto server = server_process::start(std::move(options), k_wait);
+
+  auto first = connect_greeted(server);
+  ASSERT_TRUE(first);
+  first->send_all("one\n");
+  ASSERT_EQ(first->read_line(k_wait), k_ack);
+  ASSERT_EQ(read_pipe(reader.get(), 4, k_wait), "one\n");
+
+  reader.reset();  // the reader exits
+  const auto first_peer = peer_text(*first);
+  first->send_all("two\n");
+  // No ack: the line did not reach the sink.
+  EXPECT_EQ(first->read_until_eof(k_wait), "");
+  const auto ended = wait_for_stderr_line(server.process(), "disconnect " + first_peer);
+  ASSERT_TRUE(ended) << "exit code " << server.process().wait_for_exit(0ms).value_or(-1)
+                     << " (141: killed by SIGPIPE); stderr:\n"
+                     << server.process().stderr_so_far();
+  EXPECT_NE(ended->find("(sink failed)"), std::string::npos) << *ended;
+  EXPECT_EQ(server.process().wait_for_exit(0ms), std::nullopt);
+
+  // Still running: a new client is greeted, and its line is not acknowledged either.
+  auto second = connect_greeted(server);
+  ASSERT_TRUE(second);
+  second->send_all("three\n");
+  EXPECT_EQ(second->read_until_eof(k_wait), "");
+  const auto code = server.stop(k_wait);
+  ASSERT_TRUE(code);
+  EXPECT_NE(*code, 128 + SIGPIPE) << server.process().stderr_so_far();
+}
+
+}  // namespace
+}  // namespace ringline::fault
