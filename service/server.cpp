@@ -71,6 +71,9 @@ runtime::task<void> server::run() {
       }
       continue;
     }
+    if (m_stopping) {
+      break;  // accepted in the same turn as stop(): closed unanswered, never greeted
+    }
     if (exhausted) {
       fmt::print(stderr, "accept: descriptors available again; accepting\n");
       exhausted = false;

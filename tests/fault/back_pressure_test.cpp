@@ -19,7 +19,7 @@ using test_support::deadline;
 constexpr std::size_t k_flood_bytes = std::size_t{200} << 20;
 // The most the server may hold resident while flooded. Its buffers are a 16 KiB receive
 // buffer and the partial line per session; the rest is code, the ring and the allocator.
-constexpr long k_rss_limit_kib = 64 * 1024;
+constexpr long k_rss_limit_kib = 64L * 1024;
 
 TEST(back_pressure_test, client_that_never_reads_stalls_and_the_server_stays_small) {
   auto server = start_server({"--sink", "none", "--quiet"});

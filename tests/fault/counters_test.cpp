@@ -92,6 +92,7 @@ TEST(counters_test, sigusr1_and_exit_print_the_counters_of_the_traffic) {
       {"line_too_long", 1},
       {"idle_timeout", 0},
       {"line_timeout", 0},
+      {"stalled", 0},
       {"reset", 1},
       {"sink", 0},
       {"accept", 0},
@@ -112,37 +113,53 @@ TEST(counters_test, sigusr1_and_exit_print_the_counters_of_the_traffic) {
   EXPECT_EQ(count_of(server.process().stderr_so_far(), "stats: "), 2U);
 }
 
-TEST(counters_test, timeouts_are_counted) {
-  auto server =
-      start_server({"--idle-timeout", "1", "--line-timeout", "1", "--sink", "none", "--quiet"});
+TEST(counters_test, timeouts_and_stalls_are_counted) {
+  // Not --quiet: the disconnect lines give each session's reason.
+  auto server = start_server({"--idle-timeout", "1", "--line-timeout", "1", "--sink", "none"});
   auto idle = connect_greeted(server);
   ASSERT_TRUE(idle);
   auto slow = connect_greeted(server);
   ASSERT_TRUE(slow);
+  auto stuck = connect_greeted(server);
+  ASSERT_TRUE(stuck);
+  const auto stuck_peer = peer_text(*stuck);
   slow->send_all("unfinished");  // 10 bytes
+  // Lines and no reads: the server's ack send stalls, and is given up after --idle-timeout
+  // (1 s); the stall is noticed well before that, while the connection is still open.
+  ASSERT_TRUE(fill_until_stalled(*stuck, 200ms));
   EXPECT_EQ(idle->read_line(k_wait), k_idle_timeout);
   EXPECT_EQ(slow->read_line(k_wait), k_line_timeout);
   // The FIN comes after the error was counted.
   ASSERT_TRUE(idle->wait_for_eof(k_wait));
   ASSERT_TRUE(slow->wait_for_eof(k_wait));
+  const auto dropped = wait_for_stderr_line(server.process(), "disconnect " + stuck_peer);
+  ASSERT_TRUE(dropped) << server.process().stderr_so_far();
+  EXPECT_NE(dropped->find("(client stopped reading)"), std::string::npos) << *dropped;
+  // It is dropped without an error line (it does not read): only acks, then the end.
+  EXPECT_TRUE(stuck->wait_for_eof(k_wait));
+  EXPECT_TRUE(is_ack_stream(stuck->buffered()));
 
   ASSERT_TRUE(server.process().send_signal(SIGUSR1));
   const auto live = next_stats(server);
   ASSERT_FALSE(live.empty()) << server.process().stderr_so_far();
-  EXPECT_EQ(live.at("accepted"), 2U);
-  EXPECT_EQ(live.at("lines"), 0U);
-  EXPECT_EQ(live.at("bytes"), 10U);
+  EXPECT_EQ(live.at("accepted"), 3U);
   EXPECT_EQ(live.at("idle_timeout"), 1U);
   EXPECT_EQ(live.at("line_timeout"), 1U);
+  EXPECT_EQ(live.at("stalled"), 1U);
   EXPECT_EQ(live.at("line_too_long"), 0U);
   EXPECT_EQ(live.at("reset"), 0U);
+  // Only the stuck client sent lines ("x\n"); the last ones read were never acked.
+  EXPECT_GT(live.at("lines"), 0U);
+  EXPECT_GE(live.at("bytes"), 10 + 2 * live.at("lines"));
 
   idle->close();
   slow->close();
+  stuck->close();
   EXPECT_EQ(server.stop(k_wait), 0) << server.process().stderr_so_far();
   const auto at_exit = next_stats(server);
   EXPECT_EQ(at_exit.at("idle_timeout"), 1U);
   EXPECT_EQ(at_exit.at("line_timeout"), 1U);
+  EXPECT_EQ(at_exit.at("stalled"), 1U);
   EXPECT_EQ(at_exit.at("active"), 0U);
 }
 

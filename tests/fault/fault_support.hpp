@@ -135,6 +135,18 @@ inline std::optional<test_support::socket_client> connect_greeted(
   return client;
 }
 
+/// Returns true if `text` is acks only: whole acks, then at most the beginning of one more (a
+/// connection cut mid-send can end inside an ack).
+inline bool is_ack_stream(std::string_view text) {
+  while (text.size() >= k_ack.size()) {
+    if (!text.starts_with(k_ack)) {
+      return false;
+    }
+    text.remove_prefix(k_ack.size());
+  }
+  return k_ack.starts_with(text);
+}
+
 /// Pipelines "x\n" lines on `connection` without reading a single ack until the socket takes
 /// nothing for `patience`: the server, unable to send its acks, has stopped reading, and its
 /// session is stuck in a send. Returns false if the socket never filled (up to 200 MB).

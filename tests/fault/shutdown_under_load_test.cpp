@@ -14,6 +14,7 @@
 #include <string>
 #include <system_error>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "tests/fault/fault_support.hpp"
@@ -73,6 +74,35 @@ class progress {
   int m_at_eof = 0;
 };
 
+/// Owns the pipelining threads; the destructor makes them quit and joins them, so that a
+/// failed assertion does not leave a joinable std::thread behind (std::terminate).
+class client_threads {
+ public:
+  client_threads() = default;
+  client_threads(const client_threads&) = delete;
+  client_threads& operator=(const client_threads&) = delete;
+  ~client_threads() {
+    m_quit = true;
+    join();
+  }
+
+  template <typename... Args>
+  void start(Args&&... args) {
+    m_threads.emplace_back(std::forward<Args>(args)..., std::cref(m_quit));
+  }
+  void join() {
+    for (auto& each : m_threads) {
+      if (each.joinable()) {
+        each.join();
+      }
+    }
+  }
+
+ private:
+  std::atomic<bool> m_quit{false};
+  std::vector<std::thread> m_threads;
+};
+
 /// Returns line `seq` of client `id`, without the '\n'.
 std::string line_text(int id, std::size_t seq) {
   return fmt::format("client {} line {}", id, seq);
@@ -82,9 +112,9 @@ std::string line_text(int id, std::size_t seq) {
 /// acks; bounded by `until`. Closes the connection at the end, so the server's lingering
 /// close ends at once.
 void pipeline(socket_client connection, int id, client_record& record, progress& events,
-              const deadline& until) {
+              const deadline& until, const std::atomic<bool>& quit) {
   bool quota_told = false;
-  while (!until.expired()) {
+  while (!until.expired() && !quit) {
     if (record.sent - record.acked < k_window) {
       std::string batch;
       for (std::size_t i = 0; i < k_batch; ++i) {
@@ -134,12 +164,13 @@ TEST(shutdown_under_load_test, sigterm_mid_flow_keeps_every_acked_line_and_exits
   std::vector<client_record> records(k_clients);
   progress events;
   const deadline until(60s);
-  std::vector<std::thread> threads;
+  client_threads threads;
   for (int id = 0; id < k_clients; ++id) {
     auto connection = connect_greeted(server);
     ASSERT_TRUE(connection) << "client " << id;
-    threads.emplace_back(pipeline, std::move(*connection), id, std::ref(records[id]),
-                         std::ref(events), std::cref(until));
+    threads.start(pipeline, std::move(*connection), id,
+                  std::ref(records[static_cast<std::size_t>(id)]), std::ref(events),
+                  std::cref(until));
   }
   const bool mid_flow = events.wait_for_quota(k_clients, k_wait);
 
@@ -161,9 +192,7 @@ TEST(shutdown_under_load_test, sigterm_mid_flow_keeps_every_acked_line_and_exits
   }
   EXPECT_EQ(late_reply, "");
 
-  for (auto& each : threads) {
-    each.join();
-  }
+  threads.join();
   EXPECT_TRUE(holder->wait_for_eof(k_wait));
   holder->close();
   const auto code = server.process().wait_for_exit(15s);

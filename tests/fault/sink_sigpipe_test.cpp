@@ -76,9 +76,14 @@ TEST(sink_sigpipe_test, closed_stdout_pipe_fails_the_sink_without_killing_the_se
   ASSERT_TRUE(second);
   second->send_all("three\n");
   EXPECT_EQ(second->read_until_eof(k_wait), "");
+  first->close();
+  second->close();
   const auto code = server.stop(k_wait);
   ASSERT_TRUE(code);
   EXPECT_NE(*code, 128 + SIGPIPE) << server.process().stderr_so_far();
+  // The failure is logged once, however many sessions meet it.
+  EXPECT_EQ(count_of(server.process().stderr_so_far(), "sink: write failed"), 1U)
+      << server.process().stderr_so_far();
 }
 
 }  // namespace
