@@ -124,7 +124,7 @@ int run_program(int argc, const char* const* argv) {
   } else {
     lines = std::make_unique<vector_source>(std::move(messages));
   }
-  ::signal(SIGPIPE, SIG_IGN);  // standard output may be a closed pipe
+  (void)::signal(SIGPIPE, SIG_IGN);  // standard output may be a closed pipe
   try {
     runtime::event_loop loop;
     return loop.run(talk(std::move(options), std::move(lines)));

@@ -106,7 +106,7 @@ int run_program(int argc, const char* const* argv) {
   }
   // Sends use MSG_NOSIGNAL, but the stdout sink is a write(): a closed pipe there must be an
   // EPIPE the sink reports, not a signal that kills the server.
-  ::signal(SIGPIPE, SIG_IGN);
+  (void)::signal(SIGPIPE, SIG_IGN);
   try {
     runtime::signal_set signals{SIGINT, SIGTERM, SIGUSR1};
     runtime::event_loop loop;

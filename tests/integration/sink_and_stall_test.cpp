@@ -39,7 +39,7 @@ TEST(sink_and_stall_test, client_that_stops_reading_acks_is_dropped_after_idle_t
   auto client = socket_client::connect(server.host(), server.port());
   ASSERT_EQ(client.read_line(k_wait), std::string(k_greeting));
   // Short lines make acks 25 times larger than their lines, so the ack path fills first.
-  const std::string burst = repeat("x\n", 32 * 1024);
+  const std::string burst = repeat("x\n", std::size_t{32} * 1024);
   std::size_t sent = 0;
   for (int i = 0; i < 4096; ++i) {
     const auto n = client.send_some(burst, 1s);
