@@ -65,10 +65,10 @@ constexpr std::array<setup_choice, 3> k_setup_choices{{
     {0, "none"},
 }};
 
-constexpr std::array<int, 11> k_required_opcodes{
-    IORING_OP_POLL_ADD,     IORING_OP_ACCEPT, IORING_OP_RECV,    IORING_OP_SEND,
-    IORING_OP_CONNECT,      IORING_OP_CLOSE,  IORING_OP_TIMEOUT, IORING_OP_LINK_TIMEOUT,
-    IORING_OP_ASYNC_CANCEL, IORING_OP_READ,   IORING_OP_WRITE,
+constexpr std::array<int, 12> k_required_opcodes{
+    IORING_OP_POLL_ADD,     IORING_OP_FSYNC,        IORING_OP_ACCEPT, IORING_OP_RECV,
+    IORING_OP_SEND,         IORING_OP_CONNECT,      IORING_OP_CLOSE,  IORING_OP_TIMEOUT,
+    IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL, IORING_OP_READ,   IORING_OP_WRITE,
 };
 
 }  // namespace

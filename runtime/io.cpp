@@ -81,6 +81,9 @@ void io_operation::submit() {
     case io_kind::poll:
       io_uring_prep_poll_add(sqe, m_fd, POLLIN);
       break;
+    case io_kind::datasync:
+      io_uring_prep_fsync(sqe, m_fd, IORING_FSYNC_DATASYNC);
+      break;
     case io_kind::sleep:
       // The kernel copies the timespec while preparing the request, at submission.
       io_uring_prep_timeout(sqe, &m_timespec, 0, 0);
@@ -228,6 +231,10 @@ status_awaiter connect(int fd, const address& peer, io_options options) noexcept
 
 status_awaiter close(unique_fd fd) noexcept {
   return {detail::io_kind::close, fd.release(), io_options{}};
+}
+
+status_awaiter datasync(int fd, io_options options) noexcept {
+  return {detail::io_kind::datasync, fd, options};
 }
 
 status_awaiter poll_readable(int fd, io_options options) noexcept {

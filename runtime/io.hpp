@@ -44,7 +44,18 @@ struct accepted {
 
 namespace detail {
 
-enum class io_kind : std::uint8_t { accept, recv, send, read, write, connect, close, sleep, poll };
+enum class io_kind : std::uint8_t {
+  accept,
+  recv,
+  send,
+  read,
+  write,
+  connect,
+  close,
+  sleep,
+  poll,
+  datasync
+};
 
 /// The state of one operation, shared by all the awaiters below.
 class io_operation : public operation {
@@ -133,6 +144,10 @@ class status_awaiter : public detail::io_operation {
 
 /// Closes `fd` through the ring. The descriptor is released at once, whatever the result.
 [[nodiscard]] status_awaiter close(unique_fd fd) noexcept;
+
+/// Flushes the data of the file `fd` to stable storage (fdatasync): once it succeeds, what
+/// was written before survives a crash or power loss.
+[[nodiscard]] status_awaiter datasync(int fd, io_options options = {}) noexcept;
 
 /// Suspends until `fd` is readable (or has an error or hang-up to report).
 [[nodiscard]] status_awaiter poll_readable(int fd, io_options options = {}) noexcept;

@@ -72,6 +72,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--sink", settings.sink,
                  "Where received lines go: stdout, none, or a file path (appended to)")
       ->capture_default_str();
+  app.add_flag("--durable", settings.durable,
+               "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
   app.add_flag("--quiet", quiet, "Do not log each connect and disconnect");
 
   try {
@@ -79,6 +81,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return {std::nullopt, code == 0 ? 0 : 2};
+  }
+  if (settings.durable && (settings.sink == "stdout" || settings.sink == "none")) {
+    (void)std::fprintf(stderr, "--durable: needs a file sink (--sink PATH)\n");
+    return {std::nullopt, 2};
   }
   if (settings.sink.empty()) {
     (void)std::fprintf(stderr, "--sink: must be stdout, none or a file path\n");

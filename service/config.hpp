@@ -26,6 +26,8 @@ struct config {
   std::chrono::seconds shutdown_grace{5};
   /// `stdout`, `none`, or the path of a file that is appended to.
   std::string sink = "stdout";
+  /// Acks wait until their lines are on disk (fdatasync per group of lines); file sinks only.
+  bool durable = false;
   /// Bytes of one receive; the most a session holds besides its partial line.
   std::size_t recv_buffer_bytes = std::size_t{16} * 1024;
   bool log_connections = true;

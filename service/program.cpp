@@ -37,7 +37,7 @@ runtime::task<void> exit_on_second_signal(runtime::signal_set& signals,
 
 runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   auto& loop = runtime::event_loop::current();
-  auto opened = sink::open(settings.sink);
+  auto opened = sink::open(settings.sink, settings.durable);
   if (!opened) {
     fmt::print(stderr, "ringline-server: cannot open sink '{}': {}\n", settings.sink,
                opened.error().message());

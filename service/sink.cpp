@@ -58,7 +58,10 @@ runtime::result<std::uint64_t> cut_torn_tail(int fd) {
 
 }  // namespace
 
-runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec) {
+runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, bool durable) {
+  if (durable && (spec == "none" || spec == "stdout")) {
+    return std::errc::invalid_argument;  // only a file can be flushed to disk
+  }
   if (spec == "none") {
     return std::make_unique<sink>(runtime::unique_fd(), -1, true);
   }
@@ -76,6 +79,7 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec) {
   const int raw = fd.get();
   auto opened = std::make_unique<sink>(std::move(fd), raw, false);
   opened->m_repaired = *cut;
+  opened->m_durable = durable;
   return opened;
 }
 
@@ -122,6 +126,11 @@ runtime::task<void> sink::run() {
     m_writing.swap(m_pending);
     m_pending.clear();
     auto wrote = co_await runtime::write_all(m_fd, m_writing);
+    if (wrote && m_durable) {
+      // One flush for the whole group: every session whose lines are in it waits for the
+      // same fdatasync, which is what makes durable acks affordable.
+      wrote = co_await runtime::datasync(m_fd);
+    }
     if (!wrote) {
       fail_all(wrote.error());
       co_return;

@@ -25,10 +25,11 @@ namespace ringline::service {
 class sink {
  public:
   /// Opens `spec`: "stdout", "none", or a file path, created if missing and always appended
-  /// to. A file whose last line was torn by a crash (no final '\n') is cut back to its last
-  /// complete line first; repaired_bytes() tells how much was cut. Returns the errno of the
-  /// open, read or truncate that failed.
-  static runtime::result<std::unique_ptr<sink>> open(const std::string& spec);
+  /// to. With `durable`, every group of lines is flushed to disk (fdatasync) before any of
+  /// them is acknowledged; only a file can be durable. A file whose last line was torn by a crash
+  /// (no final '\n') is cut back to its last complete line first; repaired_bytes() tells how much
+  /// was cut. Returns the errno of the open, read or truncate that failed.
+  static runtime::result<std::unique_ptr<sink>> open(const std::string& spec, bool durable = false);
 
   sink(runtime::unique_fd owned, int fd, bool discard) noexcept;
   sink(const sink&) = delete;
@@ -62,6 +63,9 @@ class sink {
   /// Asks run() to finish after writing what is pending.
   void stop() noexcept;
 
+  /// Returns true when acks wait for fdatasync.
+  [[nodiscard]] bool durable() const noexcept { return m_durable; }
+
   /// Returns the bytes cut from a torn last line at open.
   [[nodiscard]] std::uint64_t repaired_bytes() const noexcept { return m_repaired; }
 
@@ -80,6 +84,7 @@ class sink {
   runtime::unique_fd m_owned;
   int m_fd;
   bool m_discard;
+  bool m_durable = false;
   std::uint64_t m_repaired = 0;
   std::string m_pending;
   std::string m_writing;

@@ -255,6 +255,25 @@ TEST(io_test, read_and_write_on_a_pipe) {
   EXPECT_EQ(loop.run(scenario(in.get(), out.get())), "through the pipe");
 }
 
+TEST(io_test, datasync_flushes_a_file_and_fails_on_a_socket) {
+  event_loop loop;
+  char path[] = "/tmp/ringline-datasync-XXXXXX";
+  unique_fd file(::mkstemp(path));
+  ASSERT_TRUE(file);
+  ::unlink(path);
+  auto scenario = [](int fd) -> task<result<void>> {
+    auto wrote = co_await write_all(fd, std::string_view("durable\n"));
+    EXPECT_TRUE(wrote);
+    co_return co_await datasync(fd);
+  };
+  auto synced = loop.run(scenario(file.get()));
+  EXPECT_TRUE(synced) << synced.error().message();
+  auto pair = make_socket_pair();
+  auto on_socket = loop.run(
+      [](int fd) -> task<result<void>> { co_return co_await datasync(fd); }(pair.left.get()));
+  EXPECT_FALSE(on_socket);  // EINVAL: a socket has no storage to flush
+}
+
 TEST(io_test, signal_set_delivers_a_signal) {
   event_loop loop;
   signal_set signals{SIGUSR2};

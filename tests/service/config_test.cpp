@@ -26,9 +26,28 @@ TEST(config_test, defaults_match_the_original_server) {
 }
 
 TEST(config_test, reads_every_flag) {
-  auto parsed = parse({"--host", "::1", "--port", "0", "--greeting", "hi", "--ack", "ok",
-                       "--max-line-bytes", "10", "--max-connections", "3", "--idle-timeout", "7",
-                       "--shutdown-grace", "1", "--sink", "none", "--quiet"});
+  auto parsed = parse({"--host",
+                       "::1",
+                       "--port",
+                       "0",
+                       "--greeting",
+                       "hi",
+                       "--ack",
+                       "ok",
+                       "--max-line-bytes",
+                       "10",
+                       "--max-connections",
+                       "3",
+                       "--idle-timeout",
+                       "7",
+                       "--shutdown-grace",
+                       "1",
+                       "--sink",
+                       "/tmp/x",
+                       "--durable",
+                       "--quiet",
+                       "--line-timeout",
+                       "9"});
   ASSERT_TRUE(parsed.settings);
   EXPECT_EQ(parsed.settings->host, "::1");
   EXPECT_EQ(parsed.settings->port, 0);
@@ -38,7 +57,9 @@ TEST(config_test, reads_every_flag) {
   EXPECT_EQ(parsed.settings->max_connections, 3U);
   EXPECT_EQ(parsed.settings->idle_timeout.count(), 7);
   EXPECT_EQ(parsed.settings->shutdown_grace.count(), 1);
-  EXPECT_EQ(parsed.settings->sink, "none");
+  EXPECT_EQ(parsed.settings->sink, "/tmp/x");
+  EXPECT_TRUE(parsed.settings->durable);
+  EXPECT_EQ(parsed.settings->line_timeout.count(), 9);
   EXPECT_FALSE(parsed.settings->log_connections);
 }
 
@@ -51,7 +72,9 @@ TEST(config_test, rejects_bad_values_with_exit_code_2) {
                                                      {"--ack", "a\rb"},
                                                      {"--max-line-bytes", "0"},
                                                      {"--sink", ""},
-                                                     {"--idle-timeout", "-1"}};
+                                                     {"--idle-timeout", "-1"},
+                                                     {"--durable"},
+                                                     {"--durable", "--sink", "none"}};
   for (const auto& args : bad) {
     auto parsed = parse(args);
     EXPECT_FALSE(parsed.settings) << args[0];

@@ -116,6 +116,31 @@ TEST(sink_test, concurrent_appends_are_written_whole) {
   }
 }
 
+TEST(sink_test, durable_file_sink_flushes_before_acknowledging) {
+  test_support::temp_dir dir;
+  const auto path = dir.file("log");
+  auto opened = sink::open(path.string(), true);
+  ASSERT_TRUE(opened);
+  EXPECT_TRUE((*opened)->durable());
+  runtime::event_loop loop;
+  loop.run(many_writers(opened->get(), 8));
+  EXPECT_FALSE((*opened)->failure());
+  std::istringstream content(read_file(path));
+  std::size_t lines = 0;
+  for (std::string line; std::getline(content, line);) {
+    ++lines;
+  }
+  EXPECT_EQ(lines, 8U * 50U);
+}
+
+TEST(sink_test, only_a_file_can_be_durable) {
+  for (const char* spec : {"stdout", "none"}) {
+    auto opened = sink::open(spec, true);
+    ASSERT_FALSE(opened) << spec;
+    EXPECT_EQ(opened.error(), std::errc::invalid_argument);
+  }
+}
+
 TEST(sink_test, open_reports_a_missing_directory) {
   auto opened = sink::open("/nonexistent-ringline-dir/log");
   ASSERT_FALSE(opened);
