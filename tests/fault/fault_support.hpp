@@ -20,69 +20,28 @@
 #include "tests/support/deadline.hpp"
 #include "tests/support/server_process.hpp"
 #include "tests/support/socket_client.hpp"
+#include "tests/support/test_text.hpp"
 
 /// Helpers shared by the fault tests, which start the real ringline-server and misbehave
 /// towards it from real sockets. Every wait here is bounded by a timeout; none sleeps.
 namespace ringline::fault {
 
 using namespace std::chrono_literals;
-
-/// The greeting line a default server sends, terminator included.
-inline constexpr std::string_view k_greeting = "connect\n";
-/// The ack line a default server sends, terminator included (note the space before '\n').
-inline constexpr std::string_view k_ack = "Thank you client , you data is Received success \n";
-/// The line a client beyond --max-connections gets instead of the greeting.
-inline constexpr std::string_view k_refusal = "not connect\n";
-/// The error lines that end a session.
-inline constexpr std::string_view k_line_too_long = "error: line too long\n";
-inline constexpr std::string_view k_idle_timeout = "error: idle timeout\n";
-inline constexpr std::string_view k_line_timeout = "error: line timeout\n";
-
-/// The longest a test waits for one event that must happen (a line, EOF, an exit). Generous,
-/// because the sanitizer build on a busy machine is several times slower; a test that passes
-/// never waits this long.
-inline constexpr std::chrono::milliseconds k_wait = 30s;
-
-/// Returns `text` repeated `count` times.
-inline std::string repeat(std::string_view text, std::size_t count) {
-  std::string out;
-  out.reserve(text.size() * count);
-  for (std::size_t i = 0; i < count; ++i) {
-    out.append(text);
-  }
-  return out;
-}
-
-/// Returns the whole content of the file at `path`, or an empty string if it cannot be read.
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-/// Splits `text` at '\n' into lines without terminators; a final unterminated piece is kept.
-inline std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    const auto newline = text.find('\n');
-    if (newline == std::string_view::npos) {
-      lines.emplace_back(text);
-      break;
-    }
-    lines.emplace_back(text.substr(0, newline));
-    text.remove_prefix(newline + 1);
-  }
-  return lines;
-}
-
-/// Returns how many times `needle` occurs in `text` (non-overlapping).
-inline std::size_t count_of(std::string_view text, std::string_view needle) {
-  std::size_t count = 0;
-  for (auto at = text.find(needle); at != std::string_view::npos;
-       at = text.find(needle, at + needle.size())) {
-    ++count;
-  }
-  return count;
-}
+using test_support::count_of;
+using test_support::k_ack;
+using test_support::k_greeting;
+using test_support::k_idle_timeout;
+using test_support::k_line_timeout;
+using test_support::k_line_too_long;
+using test_support::k_refusal;
+using test_support::k_wait;
+using test_support::read_file;
+using test_support::repeat;
+using test_support::split_lines;
+using test_support::wait_for_stderr_line;
+using test_support::wait_for_stderr_match;
+using test_support::wait_for_stderr_prefix;
+using test_support::write_file;
 
 /// Returns the child options that run ringline-server on 127.0.0.1, port 0, with `args`
 /// appended (a --sink among them; without one the default stdout sink goes to /dev/null).
@@ -98,25 +57,6 @@ inline test_support::child_options server_options(std::vector<std::string> args)
 /// Starts ringline-server as server_options() describes and waits for its announcement.
 inline test_support::server_process start_server(std::vector<std::string> args) {
   return test_support::server_process::start(server_options(std::move(args)), k_wait);
-}
-
-/// Reads `process`'s stderr line by line until one contains `needle` and returns it; returns
-/// nullopt if none does within `timeout` (or stderr ends first). Lines before it are consumed.
-inline std::optional<std::string> wait_for_stderr_line(test_support::child_process& process,
-                                                       std::string_view needle,
-                                                       std::chrono::milliseconds timeout = k_wait) {
-  const test_support::deadline until(timeout);
-  // One line per pass: bounded by what the server writes; the cap guards against a flood.
-  for (int lines = 0; lines < 100'000; ++lines) {
-    auto line = process.read_stderr_line(until.left());
-    if (!line) {
-      return std::nullopt;
-    }
-    if (line->find(needle) != std::string::npos) {
-      return line;
-    }
-  }
-  return std::nullopt;
 }
 
 /// Returns the text the server logs for a peer of this test: "127.0.0.1:PORT".

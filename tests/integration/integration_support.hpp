@@ -21,6 +21,7 @@
 #include "tests/support/child_process.hpp"
 #include "tests/support/deadline.hpp"
 #include "tests/support/server_process.hpp"
+#include "tests/support/test_text.hpp"
 #include "tests/support/unique_fd.hpp"
 
 /// Helpers shared by the integration tests, which start the real ringline-server and
@@ -28,39 +29,24 @@
 namespace ringline::integration {
 
 using namespace std::chrono_literals;
+using test_support::count_of;
+using test_support::k_ack;
+using test_support::k_greeting;
+using test_support::k_idle_timeout;
+using test_support::k_line_timeout;
+using test_support::k_line_too_long;
+using test_support::k_refusal;
+using test_support::k_wait;
+using test_support::read_file;
+using test_support::repeat;
+using test_support::split_lines;
+using test_support::wait_for_stderr_line;
+using test_support::wait_for_stderr_match;
+using test_support::wait_for_stderr_prefix;
+using test_support::write_file;
 
-/// The greeting line a default server sends, terminator included.
-inline constexpr std::string_view k_greeting = "connect\n";
-/// The ack line a default server sends, terminator included (note the space before '\n').
-inline constexpr std::string_view k_ack = "Thank you client , you data is Received success \n";
 /// The line ringline-client sends when given no --message.
 inline constexpr std::string_view k_default_message = "This data will Send to server!";
-
-/// The longest a test waits for one event (a line, EOF, an exit). Generous, because the
-/// sanitizer build is several times slower, yet well under the 120 s test timeout.
-inline constexpr std::chrono::milliseconds k_wait = 30s;
-
-/// Returns `text` repeated `count` times.
-inline std::string repeat(std::string_view text, std::size_t count) {
-  std::string out;
-  out.reserve(text.size() * count);
-  for (std::size_t i = 0; i < count; ++i) {
-    out.append(text);
-  }
-  return out;
-}
-
-/// Returns the whole content of the file at `path`, or an empty string if it cannot be read.
-inline std::string read_file(const std::filesystem::path& path) {
-  std::ifstream file(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>()};
-}
-
-/// Writes `content` to the file at `path`, replacing what was there.
-inline void write_file(const std::filesystem::path& path, std::string_view content) {
-  std::ofstream file(path, std::ios::binary | std::ios::trunc);
-  file.write(content.data(), static_cast<std::streamsize>(content.size()));
-}
 
 /// Starts ringline-server on port 0 with `args` appended (which may override --host or name
 /// a --sink), its stdout (the default sink) redirected to the file `stdout_file`, and waits
@@ -130,44 +116,6 @@ inline std::vector<std::string> client_args_for(const test_support::server_proce
   return {"--host", server.host(), "--port", std::to_string(server.port())};
 }
 
-/// Reads `process`'s stderr line by line until `matches(line)` holds and returns that line;
-/// returns nullopt if no line matches within `timeout` (or stderr ends first). The lines
-/// before it are consumed.
-template <typename Predicate>
-std::optional<std::string> wait_for_stderr_match(test_support::child_process& process,
-                                                 Predicate matches,
-                                                 std::chrono::milliseconds timeout = k_wait) {
-  const test_support::deadline until(timeout);
-  // Each pass consumes one line, so the loop is bounded by the lines the program writes; the
-  // cap guards against a program that floods stderr.
-  for (int lines = 0; lines < 100'000; ++lines) {
-    auto line = process.read_stderr_line(until.left());
-    if (!line) {
-      return std::nullopt;
-    }
-    if (matches(std::string_view(*line))) {
-      return line;
-    }
-  }
-  return std::nullopt;
-}
-
-/// Like wait_for_stderr_match, for the first line that contains `needle`.
-inline std::optional<std::string> wait_for_stderr_line(test_support::child_process& process,
-                                                       std::string_view needle,
-                                                       std::chrono::milliseconds timeout = k_wait) {
-  return wait_for_stderr_match(
-      process, [needle](std::string_view line) { return line.find(needle) != line.npos; }, timeout);
-}
-
-/// Like wait_for_stderr_match, for the first line that starts with `prefix`.
-inline std::optional<std::string> wait_for_stderr_prefix(
-    test_support::child_process& process, std::string_view prefix,
-    std::chrono::milliseconds timeout = k_wait) {
-  return wait_for_stderr_match(
-      process, [prefix](std::string_view line) { return line.starts_with(prefix); }, timeout);
-}
-
 /// Returns true if this machine can bind a TCP socket to the IPv6 loopback address ::1.
 inline bool has_ipv6_loopback() {
   const test_support::unique_fd fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
@@ -184,21 +132,6 @@ inline bool has_ipv6_loopback() {
 inline std::string endpoint_text(std::string_view host, std::uint16_t port) {
   const bool v6 = host.find(':') != std::string_view::npos;
   return v6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
-}
-
-/// Splits `text` at '\n' into lines without terminators; a final unterminated piece is kept.
-inline std::vector<std::string> split_lines(std::string_view text) {
-  std::vector<std::string> lines;
-  while (!text.empty()) {
-    const auto newline = text.find('\n');
-    if (newline == std::string_view::npos) {
-      lines.emplace_back(text);
-      break;
-    }
-    lines.emplace_back(text.substr(0, newline));
-    text.remove_prefix(newline + 1);
-  }
-  return lines;
 }
 
 }  // namespace ringline::integration
