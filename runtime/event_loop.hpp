@@ -112,6 +112,8 @@ class event_loop {
   /// arrived yet.
   [[nodiscard]] std::size_t in_flight() const noexcept { return m_in_flight; }
 
+  // For runtime/*.cpp: the ring itself (buffer registration).
+  [[nodiscard]] io_uring* native() noexcept { return m_ring.get(); }
   // For runtime/io.cpp: returns a free SQE (submitting queued ones first if the queue is
   // full), already counted as in flight; the caller must fill it in before the next turn.
   io_uring_sqe* acquire_sqe();

@@ -84,6 +84,11 @@ void io_operation::submit() {
     case io_kind::datasync:
       io_uring_prep_fsync(sqe, m_fd, IORING_FSYNC_DATASYNC);
       break;
+    case io_kind::recv_pooled:
+      io_uring_prep_recv(sqe, m_fd, nullptr, remaining, 0);
+      io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
+      sqe->buf_group = m_buffer_group;
+      break;
     case io_kind::sleep:
       // The kernel copies the timespec while preparing the request, at submission.
       io_uring_prep_timeout(sqe, &m_timespec, 0, 0);
@@ -113,8 +118,9 @@ bool io_operation::wants_resubmit(int res) noexcept {
   return res == -EINTR || (all && res > 0 && m_done < m_size);
 }
 
-void io_operation::on_complete(operation& self, int res, std::uint32_t /*flags*/) noexcept {
+void io_operation::on_complete(operation& self, int res, std::uint32_t flags) noexcept {
   auto& op = static_cast<io_operation&>(self);
+  op.m_cqe_flags = flags;
   auto& loop = event_loop::current();
   if (op.m_options.cancel != nullptr) {
     op.m_options.cancel->set_pending(nullptr);
@@ -203,6 +209,33 @@ result<void> status_awaiter::await_resume() const noexcept {
     return done.error();
   }
   return {};
+}
+
+pooled_recv_awaiter::pooled_recv_awaiter(int fd, buffer_ring& pool, io_options options) noexcept
+    : io_operation(detail::io_kind::recv_pooled, fd, options), m_pool(&pool) {
+  m_size = pool.buffer_size();
+  m_buffer_group = pool.group();
+}
+
+result<received_buffer> pooled_recv_awaiter::await_resume() noexcept {
+  // A completion that carries a buffer must give it back, whatever else it says.
+  const bool has_buffer = (m_cqe_flags & IORING_CQE_F_BUFFER) != 0;
+  const auto id = static_cast<std::uint16_t>(m_cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+  auto got = outcome();
+  if (!got) {
+    if (has_buffer) {
+      received_buffer(*m_pool, id, 0).reset();
+    }
+    return got.error();
+  }
+  if (!has_buffer) {
+    return received_buffer();  // end of stream: the kernel needed no buffer
+  }
+  return received_buffer(*m_pool, id, *got);
+}
+
+pooled_recv_awaiter recv_pooled(int fd, buffer_ring& pool, io_options options) noexcept {
+  return {fd, pool, options};
 }
 
 accept_awaiter accept(int listen_fd, io_options options) noexcept {

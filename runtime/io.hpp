@@ -10,6 +10,7 @@
 #include <span>
 
 #include "runtime/address.hpp"
+#include "runtime/buffer_ring.hpp"
 #include "runtime/cancellation.hpp"
 #include "runtime/operation.hpp"
 #include "runtime/result.hpp"
@@ -54,7 +55,8 @@ enum class io_kind : std::uint8_t {
   close,
   sleep,
   poll,
-  datasync
+  datasync,
+  recv_pooled
 };
 
 /// The state of one operation, shared by all the awaiters below.
@@ -77,6 +79,8 @@ class io_operation : public operation {
   int m_msg_flags = 0;
   sockaddr_storage m_address{};
   socklen_t m_address_size = 0;
+  std::uint16_t m_buffer_group = 0;  // recv_pooled: the buffer_ring to pick from
+  std::uint32_t m_cqe_flags = 0;     // flags of the last completion (buffer id, ...)
 
  private:
   void submit();
@@ -119,12 +123,28 @@ class status_awaiter : public detail::io_operation {
   result<void> await_resume() const noexcept;
 };
 
+/// Awaiter of recv_pooled(): yields the buffer the kernel filled (empty at end of stream).
+class pooled_recv_awaiter : public detail::io_operation {
+ public:
+  pooled_recv_awaiter(int fd, buffer_ring& pool, io_options options) noexcept;
+  result<received_buffer> await_resume() noexcept;
+
+ private:
+  buffer_ring* m_pool;
+};
+
 /// Accepts one connection on `listen_fd`.
 [[nodiscard]] accept_awaiter accept(int listen_fd, io_options options = {}) noexcept;
 
 /// Receives at most buffer.size() bytes; yields the count, 0 when the peer has closed.
 [[nodiscard]] transfer_awaiter recv_some(int fd, std::span<char> buffer,
                                          io_options options = {}) noexcept;
+
+/// Receives into a buffer that the kernel picks from `pool` when data arrives, so nothing is
+/// held while waiting. Fails with std::errc::no_buffer_space when every buffer is lent out
+/// (the caller may then receive into a buffer of its own).
+[[nodiscard]] pooled_recv_awaiter recv_pooled(int fd, buffer_ring& pool,
+                                              io_options options = {}) noexcept;
 
 /// Sends all of `data` (MSG_NOSIGNAL: a closed peer is EPIPE, never SIGPIPE), resubmitting
 /// after short sends.
