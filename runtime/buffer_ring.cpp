@@ -11,14 +11,14 @@
 
 namespace ringline::runtime {
 
-result<std::unique_ptr<buffer_ring>> buffer_ring::create(std::uint16_t group, unsigned count,
-                                                         std::size_t buffer_size) {
+result<std::unique_ptr<buffer_ring>> buffer_ring::create(unsigned count, std::size_t buffer_size) {
   if (count == 0 || count > 32768 || (count & (count - 1)) != 0 || buffer_size == 0 ||
       buffer_size > (1U << 30)) {
     return std::errc::invalid_argument;
   }
+  auto& loop = event_loop::current();
   std::unique_ptr<buffer_ring> ring(
-      new buffer_ring(event_loop::current(), group, count, buffer_size));
+      new buffer_ring(loop, loop.allocate_buffer_group(), count, buffer_size));
   // The ring of buffer descriptors is shared with the kernel; it wants page-aligned memory.
   void* shared = ::mmap(nullptr, count * sizeof(io_uring_buf), PROT_READ | PROT_WRITE,
                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -30,12 +30,13 @@ result<std::unique_ptr<buffer_ring>> buffer_ring::create(std::uint16_t group, un
   io_uring_buf_reg registration{};
   registration.ring_addr = reinterpret_cast<std::uintptr_t>(shared);
   registration.ring_entries = count;
-  registration.bgid = group;
+  registration.bgid = ring->m_group;
   if (const int rc = io_uring_register_buf_ring(ring->m_loop.native(), &registration, 0); rc < 0) {
     return errno_code(-rc);
   }
   ring->m_registered = true;
-  ring->m_memory = std::make_unique<char[]>(count * buffer_size);
+  // Not zeroed: pages become resident only once the kernel first receives into them.
+  ring->m_memory = std::make_unique_for_overwrite<char[]>(count * buffer_size);
   const int mask = io_uring_buf_ring_mask(count);
   for (unsigned id = 0; id < count; ++id) {
     io_uring_buf_ring_add(ring->m_ring, ring->m_memory.get() + id * buffer_size,

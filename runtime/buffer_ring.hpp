@@ -23,12 +23,11 @@ class event_loop;
 /// the lease ends.
 class buffer_ring {
  public:
-  /// Registers `count` (a power of two, at most 32768) buffers of `buffer_size` bytes as
-  /// group `group` on the current thread's loop. Returns EINVAL (or what the kernel said)
-  /// where provided buffer rings are not supported; callers then receive into buffers of
-  /// their own.
-  static result<std::unique_ptr<buffer_ring>> create(std::uint16_t group, unsigned count,
-                                                     std::size_t buffer_size);
+  /// Registers `count` (a power of two, at most 32768) buffers of `buffer_size` bytes on the
+  /// current thread's loop, under a buffer group id of their own. Returns EINVAL (or what the
+  /// kernel said) where provided buffer rings are not supported; callers then receive into
+  /// buffers of their own.
+  static result<std::unique_ptr<buffer_ring>> create(unsigned count, std::size_t buffer_size);
   ~buffer_ring();
   buffer_ring(const buffer_ring&) = delete;
   buffer_ring& operator=(const buffer_ring&) = delete;

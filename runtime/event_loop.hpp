@@ -2,6 +2,7 @@
 
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -114,6 +115,8 @@ class event_loop {
 
   // For runtime/*.cpp: the ring itself (buffer registration).
   [[nodiscard]] io_uring* native() noexcept { return m_ring.get(); }
+  // For runtime/buffer_ring.cpp: a buffer group id not used before on this ring.
+  [[nodiscard]] std::uint16_t allocate_buffer_group() noexcept { return m_next_buffer_group++; }
   // For runtime/io.cpp: returns a free SQE (submitting queued ones first if the queue is
   // full), already counted as in flight; the caller must fill it in before the next turn.
   io_uring_sqe* acquire_sqe();
@@ -146,6 +149,7 @@ class event_loop {
   std::vector<std::coroutine_handle<>> m_spawn_waiters;
   std::exception_ptr m_spawn_error;
   bool m_draining = false;
+  std::uint16_t m_next_buffer_group = 0;
 };
 
 }  // namespace ringline::runtime

@@ -97,7 +97,8 @@ void io_operation::submit() {
   io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
   if (m_options.timeout.count() > 0 && m_kind != io_kind::sleep) {
     m_timespec = to_timespec(m_options.timeout);
-    io_uring_sqe_set_flags(sqe, IOSQE_IO_LINK);
+    // Added to, not set: a pooled receive already carries IOSQE_BUFFER_SELECT.
+    io_uring_sqe_set_flags(sqe, sqe->flags | IOSQE_IO_LINK);
     io_uring_sqe* timeout = loop.acquire_sqe();
     io_uring_prep_link_timeout(timeout, &m_timespec, 0);
     io_uring_sqe_set_data(timeout, &g_link_timeout);

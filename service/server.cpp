@@ -17,6 +17,11 @@
 namespace ringline::service {
 
 namespace {
+// Receive buffers shared by the sessions of a loop. A session holds one only from the
+// completion of a receive until its lines are copied to the sink, so a few hundred serve
+// thousands of connections; when they run dry a session receives into a buffer of its own.
+constexpr unsigned k_shared_receive_buffers = 256;
+
 // How long accepting pauses when the process is out of descriptors; sessions that end
 // meanwhile free some.
 constexpr auto k_fd_exhaustion_backoff = std::chrono::milliseconds(100);
@@ -86,6 +91,20 @@ runtime::task<void> server::run() {
     adopt(std::move(conn->fd), conn->peer);
   }
   m_listener.reset();
+}
+
+runtime::buffer_ring* server::receive_buffers() {
+  if (!m_buffers_tried) {
+    m_buffers_tried = true;
+    auto ring = runtime::buffer_ring::create(k_shared_receive_buffers, m_config.recv_buffer_bytes);
+    if (ring) {
+      m_buffers = std::move(*ring);
+    } else {
+      fmt::print(stderr, "receive buffers: one per session (no provided buffer ring: {})\n",
+                 ring.error().message());
+    }
+  }
+  return m_buffers.get();
 }
 
 void server::adopt(runtime::unique_fd fd, runtime::address peer) {

@@ -6,6 +6,7 @@
 
 #include "protocol/messages.hpp"
 #include "runtime/address.hpp"
+#include "runtime/buffer_ring.hpp"
 #include "runtime/cancellation.hpp"
 #include "runtime/event.hpp"
 #include "runtime/result.hpp"
@@ -74,9 +75,14 @@ class server {
   runtime::address m_local;
   runtime::cancellation m_accept_cancel;
   void session_ended() noexcept;
+  /// Returns the loop's receive buffer ring, set up on first use; null where the kernel has
+  /// none (sessions then receive into buffers of their own).
+  runtime::buffer_ring* receive_buffers();
 
   std::unordered_set<session*> m_sessions;
   runtime::cancellation* m_idle_cancel = nullptr;
+  std::unique_ptr<runtime::buffer_ring> m_buffers;
+  bool m_buffers_tried = false;
   runtime::event m_sessions_done;
   bool m_stopping = false;
   stats m_stats;

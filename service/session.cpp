@@ -182,7 +182,8 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
   if (auto sent = co_await runtime::send_all(fd.get(), m_greeting_line, io); !sent) {
     why = ending::reset;
   } else {
-    std::vector<char> buffer(m_config.recv_buffer_bytes);
+    runtime::buffer_ring* shared_buffers = receive_buffers();
+    std::vector<char> own_buffer;  // only without shared buffers, or when they ran dry
     protocol::line_framer framer(m_config.max_line_bytes);
     std::vector<std::string_view> lines;
     std::optional<clock::time_point> line_start;  // when the unfinished line began
@@ -193,19 +194,43 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
         why = limit.on_expiry;
         break;
       }
-      auto got = co_await runtime::recv_some(
-          fd.get(), buffer, {.timeout = limit.wait, .cancel = &state.read_cancel()});
-      if (!got) {
-        why = runtime::is_timeout(got.error())     ? limit.on_expiry
-              : runtime::is_cancelled(got.error()) ? ending::shutdown
-                                                   : ending::reset;
+      const runtime::io_options read_options{.timeout = limit.wait, .cancel = &state.read_cancel()};
+      runtime::received_buffer lease;
+      std::span<const char> chunk;
+      std::error_code read_error;
+      bool received = false;
+      if (shared_buffers != nullptr) {
+        auto got = co_await runtime::recv_pooled(fd.get(), *shared_buffers, read_options);
+        if (got) {
+          lease = std::move(*got);
+          chunk = lease.data();
+          received = true;
+        } else if (got.error() != std::errc::no_buffer_space) {
+          read_error = got.error();
+        }
+      }
+      if (!received && !read_error) {
+        if (own_buffer.empty()) {
+          own_buffer.resize(m_config.recv_buffer_bytes);
+        }
+        auto got = co_await runtime::recv_some(fd.get(), own_buffer, read_options);
+        if (got) {
+          chunk = {own_buffer.data(), *got};
+        } else {
+          read_error = got.error();
+        }
+      }
+      if (read_error) {
+        why = runtime::is_timeout(read_error)     ? limit.on_expiry
+              : runtime::is_cancelled(read_error) ? ending::shutdown
+                                                  : ending::reset;
         break;
       }
-      if (*got == 0) {
+      if (chunk.empty()) {
         break;  // EOF: everything complete is acked; a trailing partial line is no message
       }
-      m_stats.bytes += *got;
-      framer.feed({buffer.data(), *got});
+      m_stats.bytes += chunk.size();
+      framer.feed(chunk);
       lines.clear();
       for (;;) {
         const auto frame = framer.next();
@@ -227,7 +252,11 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
       if (lines.empty()) {
         continue;
       }
-      if (auto written = co_await m_sink.append(lines); !written) {
+      // The sink copies the lines at once, so the shared buffer goes back to the kernel
+      // before this session waits for anything.
+      auto written = m_sink.append(lines);
+      lease.reset();
+      if (auto outcome = co_await written; !outcome) {
         why = ending::sink_failed;
         break;
       }

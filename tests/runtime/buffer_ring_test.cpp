@@ -50,7 +50,7 @@ task<std::vector<std::string>> receive_twice(int in, int out, buffer_ring* pool)
 TEST(buffer_ring_test, receives_into_a_lent_buffer_and_takes_it_back) {
   event_loop loop;
   auto pool = loop.run([]() -> task<result<std::unique_ptr<buffer_ring>>> {
-    co_return buffer_ring::create(1, 4, 64);
+    co_return buffer_ring::create(4, 64);
   }());
   ASSERT_TRUE(pool) << pool.error().message();
   auto pair = make_pair();
@@ -69,7 +69,7 @@ TEST(buffer_ring_test, receives_into_a_lent_buffer_and_takes_it_back) {
 TEST(buffer_ring_test, a_lease_ended_early_frees_its_buffer_at_once) {
   event_loop loop;
   auto pool = loop.run([]() -> task<result<std::unique_ptr<buffer_ring>>> {
-    co_return buffer_ring::create(4, 1, 16);
+    co_return buffer_ring::create(1, 16);
   }());
   ASSERT_TRUE(pool);
   auto pair = make_pair();
@@ -80,7 +80,7 @@ TEST(buffer_ring_test, a_lease_ended_early_frees_its_buffer_at_once) {
 TEST(buffer_ring_test, end_of_stream_lends_nothing) {
   event_loop loop;
   auto pool = loop.run([]() -> task<result<std::unique_ptr<buffer_ring>>> {
-    co_return buffer_ring::create(2, 2, 64);
+    co_return buffer_ring::create(2, 64);
   }());
   ASSERT_TRUE(pool);
   auto pair = make_pair();
@@ -95,7 +95,7 @@ TEST(buffer_ring_test, end_of_stream_lends_nothing) {
 TEST(buffer_ring_test, buffers_are_reused_and_exhaustion_is_an_error) {
   event_loop loop;
   auto pool = loop.run([]() -> task<result<std::unique_ptr<buffer_ring>>> {
-    co_return buffer_ring::create(3, 2, 8);
+    co_return buffer_ring::create(2, 8);
   }());
   ASSERT_TRUE(pool);
   auto pair = make_pair();
@@ -120,6 +120,29 @@ TEST(buffer_ring_test, buffers_are_reused_and_exhaustion_is_an_error) {
   }(pair.right.get(), pair.left.get(), pool->get()));
   EXPECT_EQ(outcome, std::errc::no_buffer_space);
   EXPECT_EQ((*pool)->lent(), 0U);
+}
+
+TEST(buffer_ring_test, pooled_receive_keeps_its_buffer_selection_under_a_timeout) {
+  event_loop loop;
+  auto pool = loop.run([]() -> task<result<std::unique_ptr<buffer_ring>>> {
+    co_return buffer_ring::create(2, 32);
+  }());
+  ASSERT_TRUE(pool);
+  auto pair = make_pair();
+  write_text(pair.left.get(), "timely");
+  auto outcome = loop.run([](int in, buffer_ring* ring) -> task<std::string> {
+    using namespace std::chrono_literals;
+    auto got = co_await recv_pooled(in, *ring, {.timeout = 10s, .cancel = nullptr});
+    EXPECT_TRUE(got) << got.error().message();
+    std::string text = got ? std::string(got->data().begin(), got->data().end()) : "";
+    got = co_await recv_pooled(in, *ring, {.timeout = 20ms, .cancel = nullptr});
+    EXPECT_FALSE(got);
+    if (!got) {
+      text += " then " + got.error().message();
+    }
+    co_return text;
+  }(pair.right.get(), pool->get()));
+  EXPECT_EQ(outcome, "timely then " + std::make_error_code(std::errc::timed_out).message());
 }
 
 }  // namespace
