@@ -1,5 +1,6 @@
 #include "client/client.hpp"
 
+#include <exception>
 #include <vector>
 
 #include "protocol/errc.hpp"
@@ -79,60 +80,70 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
   std::vector<char> buffer(std::size_t{64} * 1024);
   std::error_code failure;
   bool greeted = false;
-  while (!failure && !(state.sender_done && done.acked >= state.sent)) {
-    auto got = co_await runtime::recv_some(socket->get(), buffer, io);
-    if (!got) {
-      failure = got.error();
-      break;
-    }
-    if (*got == 0) {
-      if (!state.sender_done || done.acked < state.sent) {
-        failure = std::make_error_code(std::errc::connection_reset);
+  // Whatever ends the reading, an exception from on_reply included, the sender is stopped
+  // and awaited first: it refers to `state`, which lives in this frame.
+  std::exception_ptr thrown;
+  try {
+    while (!failure && !(state.sender_done && done.acked >= state.sent)) {
+      auto got = co_await runtime::recv_some(socket->get(), buffer, io);
+      if (!got) {
+        failure = got.error();
+        break;
       }
-      break;
-    }
-    parser.feed({buffer.data(), *got});
-    for (auto reply = parser.next(); reply.kind != protocol::reply_kind::need_more && !failure;
-         reply = parser.next()) {
-      on_reply(reply);
-      switch (reply.kind) {
-        case protocol::reply_kind::greeting:
-          if (!greeted) {
-            greeted = true;
-            sender_started = true;
-            runtime::event_loop::current().spawn(send_everything(lines, state));
-            break;
-          }
-          failure = protocol::errc::unexpected_reply;
-          break;
-        case protocol::reply_kind::ack:
-          // An ack may be read before the send it answers has reported completion, so acked
-          // can run ahead of sent for a moment; only the final count is checked.
-          if (!greeted) {
+      if (*got == 0) {
+        if (!state.sender_done || done.acked < state.sent) {
+          failure = std::make_error_code(std::errc::connection_reset);
+        }
+        break;
+      }
+      parser.feed({buffer.data(), *got});
+      for (auto reply = parser.next(); reply.kind != protocol::reply_kind::need_more && !failure;
+           reply = parser.next()) {
+        on_reply(reply);
+        switch (reply.kind) {
+          case protocol::reply_kind::greeting:
+            if (!greeted) {
+              greeted = true;
+              sender_started = true;
+              runtime::event_loop::current().spawn(send_everything(lines, state));
+              break;
+            }
             failure = protocol::errc::unexpected_reply;
             break;
-          }
-          ++done.acked;
-          break;
-        case protocol::reply_kind::server_full:
-          failure = protocol::errc::server_full;
-          break;
-        case protocol::reply_kind::too_long:
-          failure = protocol::errc::reply_too_long;
-          break;
-        case protocol::reply_kind::error:
-        case protocol::reply_kind::other:
-        case protocol::reply_kind::need_more:
-          failure = protocol::errc::unexpected_reply;
-          break;
+          case protocol::reply_kind::ack:
+            // An ack may be read before the send it answers has reported completion, so acked
+            // can run ahead of sent for a moment; only the final count is checked.
+            if (!greeted) {
+              failure = protocol::errc::unexpected_reply;
+              break;
+            }
+            ++done.acked;
+            break;
+          case protocol::reply_kind::server_full:
+            failure = protocol::errc::server_full;
+            break;
+          case protocol::reply_kind::too_long:
+            failure = protocol::errc::reply_too_long;
+            break;
+          case protocol::reply_kind::error:
+          case protocol::reply_kind::other:
+          case protocol::reply_kind::need_more:
+            failure = protocol::errc::unexpected_reply;
+            break;
+        }
       }
+      done.sent = state.sent;
     }
-    done.sent = state.sent;
+  } catch (...) {
+    thrown = std::current_exception();
   }
   if (sender_started) {
     // The sender refers to this frame; it must end before the frame does.
     state.stop_sender.request();
     co_await state.sender_finished;
+  }
+  if (thrown) {
+    std::rethrow_exception(thrown);
   }
   done.sent = state.sent;
   if (!failure && state.sender_error) {

@@ -17,6 +17,7 @@
 #include "protocol/messages.hpp"
 #include "runtime/address.hpp"
 #include "runtime/event_loop.hpp"
+#include "runtime/log.hpp"
 
 namespace ringline::client {
 
@@ -40,10 +41,11 @@ void print_reply(const protocol::reply& reply, const client_options& options) {
       fmt::print("{}\n", protocol::server_full_text);
       break;
     case protocol::reply_kind::error:
-      fmt::print(stderr, "ringline-client: server error: {}\n", reply.text);
+      runtime::log_line(fmt::format("ringline-client: server error: {}", reply.text));
       break;
     default:
-      fmt::print(stderr, "ringline-client: unexpected line from server: {}\n", reply.text);
+      runtime::log_line(
+          fmt::format("ringline-client: unexpected line from server: {}", reply.text));
       break;
   }
 }
@@ -59,15 +61,16 @@ runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lin
   }
   const auto error = outcome.error();
   if (error == protocol::errc::server_full) {
-    fmt::print(stderr, "ringline-client: server is full (it answered 'not connect')\n");
+    runtime::log_line(fmt::format("ringline-client: server is full (it answered 'not connect')"));
     co_return k_exit_server_full;
   }
   if (error == std::errc::connection_refused) {
-    fmt::print(stderr, "ringline-client: cannot connect to {} port {}: connection refused\n",
-               options.host, options.port);
+    runtime::log_line(
+        fmt::format("ringline-client: cannot connect to {} port {}: connection refused",
+                    options.host, options.port));
   } else {
-    fmt::print(stderr, "ringline-client: {} ({} of {} lines acknowledged)\n", error.message(),
-               progress.acked, progress.sent);
+    runtime::log_line(fmt::format("ringline-client: {} ({} of {} lines acknowledged)",
+                                  error.message(), progress.acked, progress.sent));
   }
   co_return k_exit_failed;
 }
@@ -109,7 +112,7 @@ int run_program(int argc, const char* const* argv) {
   }
   for (const auto& message : messages) {
     if (!protocol::validate_message_text(message)) {
-      fmt::print(stderr, "--message: a line must not contain CR or LF\n");
+      runtime::log_line(fmt::format("--message: a line must not contain CR or LF"));
       return k_exit_usage;
     }
   }
@@ -129,9 +132,9 @@ int run_program(int argc, const char* const* argv) {
     runtime::event_loop loop;
     return loop.run(talk(std::move(options), std::move(lines)));
   } catch (const runtime::io_uring_unavailable& error) {
-    fmt::print(stderr, "ringline-client: {}\n", error.what());
+    runtime::log_line(fmt::format("ringline-client: {}", error.what()));
   } catch (const std::exception& error) {
-    fmt::print(stderr, "ringline-client: fatal: {}\n", error.what());
+    runtime::log_line(fmt::format("ringline-client: fatal: {}", error.what()));
   }
   return k_exit_failed;
 }

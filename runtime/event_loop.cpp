@@ -156,6 +156,15 @@ event_loop::event_loop(event_loop_options options) : m_ring(std::make_unique<io_
   m_features.multishot_accept = m_features.cancel_any;
   m_features.recv_multishot = io_uring_opcode_supported(probe, IORING_OP_SEND_ZC) != 0;
   io_uring_free_probe(probe);
+  if (!m_features.cancel_any) {
+    // Without IORING_ASYNC_CANCEL_ANY the loop cannot cancel what is in flight at shutdown,
+    // and so could not free a frame without the kernel possibly writing into it later.
+    io_uring_queue_exit(m_ring.get());
+    throw io_uring_unavailable(errno_code(ENOSYS),
+                               "io_uring is not available: this kernel's io_uring is older "
+                               "than Linux 5.19 (no IORING_ASYNC_CANCEL_ANY); run on 5.19 or "
+                               "newer");
+  }
   t_current = this;
 }
 
@@ -232,16 +241,24 @@ void event_loop::wake(std::coroutine_handle<> handle) const noexcept {
   }
 }
 
-io_uring_sqe* event_loop::acquire_sqe() {
-  io_uring_sqe* sqe = io_uring_get_sqe(m_ring.get());
-  while (sqe == nullptr) {
-    // The queue is full of SQEs prepared this turn: hand them to the kernel to make room.
+void event_loop::reserve_sqes(unsigned count) {
+  // An operation and its linked timeout must reach the kernel in the same submission: were
+  // the queue flushed between them, the kernel would run the operation without its limit.
+  for (int attempt = 0; io_uring_sq_space_left(m_ring.get()) < count; ++attempt) {
+    if (attempt == 1000) {
+      throw std::system_error(errno_code(EBUSY), "io_uring_submit: no room in the queue");
+    }
     const int rc = io_uring_submit(m_ring.get());
     if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
       throw std::system_error(errno_code(-rc), "io_uring_submit");
     }
-    sqe = io_uring_get_sqe(m_ring.get());
   }
+}
+
+io_uring_sqe* event_loop::acquire_sqe() {
+  reserve_sqes(1);
+  io_uring_sqe* sqe = io_uring_get_sqe(m_ring.get());
+  assert(sqe != nullptr);
   ++m_in_flight;
   return sqe;
 }

@@ -78,6 +78,12 @@ class event_loop {
   template <typename T>
   T run(task<T> main) {
     drive(main.handle());
+    if (main.handle().promise().failed() && m_spawned_count > 0) {
+      // Spawned tasks may refer to the failed task's frame, which dies with this function:
+      // they go first (their I/O cancelled and drained), leaving the loop fit only to be
+      // destroyed.
+      cancel_everything_and_drain();
+    }
     return main.handle().promise().take_result();
   }
 
@@ -120,6 +126,9 @@ class event_loop {
   // For runtime/io.cpp: returns a free SQE (submitting queued ones first if the queue is
   // full), already counted as in flight; the caller must fill it in before the next turn.
   io_uring_sqe* acquire_sqe();
+  // For runtime/io.cpp: makes sure `count` SQEs can be acquired without flushing the queue
+  // in between (submitting what is queued if needed); throws std::system_error if not.
+  void reserve_sqes(unsigned count);
   // For runtime/io.cpp: true once the loop is shutting down; operations then stop resubmitting.
   [[nodiscard]] bool draining() const noexcept { return m_draining; }
   // For runtime/io.cpp: resumes `handle` now, unless the loop is shutting down (then the

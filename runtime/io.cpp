@@ -4,8 +4,10 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
@@ -50,9 +52,14 @@ void io_operation::set_duration(std::chrono::nanoseconds duration) noexcept {
 
 void io_operation::submit() {
   auto& loop = event_loop::current();
+  const bool linked_timeout = m_options.timeout.count() > 0 && m_kind != io_kind::sleep;
+  // Both SQEs are reserved before either is filled, so a failure leaves nothing queued.
+  loop.reserve_sqes(linked_timeout ? 2 : 1);
   io_uring_sqe* sqe = loop.acquire_sqe();
   char* data = m_data + m_done;
-  const auto remaining = static_cast<unsigned>(m_size - m_done);
+  // One submission moves at most 4 GiB - 1; sends and writes resubmit for the rest.
+  const auto remaining = static_cast<unsigned>(
+      std::min<std::size_t>(m_size - m_done, std::numeric_limits<unsigned>::max()));
   switch (m_kind) {
     case io_kind::accept:
       m_address_size = sizeof m_address;
@@ -95,7 +102,7 @@ void io_operation::submit() {
       break;
   }
   io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
-  if (m_options.timeout.count() > 0 && m_kind != io_kind::sleep) {
+  if (linked_timeout) {
     m_timespec = to_timespec(m_options.timeout);
     // Added to, not set: a pooled receive already carries IOSQE_BUFFER_SELECT.
     io_uring_sqe_set_flags(sqe, sqe->flags | IOSQE_IO_LINK);
@@ -154,6 +161,10 @@ result<std::size_t> io_operation::outcome() const noexcept {
   }
   if (m_kind == io_kind::sleep && m_res == -ETIME) {
     return std::size_t{0};
+  }
+  if (m_res == -EINTR && m_options.cancel != nullptr && m_options.cancel->requested()) {
+    // Work the kernel had handed to a worker thread is interrupted, not cancelled.
+    return std::errc::operation_canceled;
   }
   return errno_code(-m_res);
 }

@@ -17,20 +17,19 @@ signal_set::signal_set(std::initializer_list<int> signals) {
   for (int signal_number : signals) {
     sigaddset(&mask, signal_number);
   }
-  if (const int rc = pthread_sigmask(SIG_BLOCK, &mask, &m_previous); rc != 0) {
+  if (const int rc = pthread_sigmask(SIG_BLOCK, &mask, nullptr); rc != 0) {
     throw std::system_error(errno_code(rc), "pthread_sigmask");
   }
   m_fd.reset(::signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC));
   if (!m_fd) {
-    const auto error = last_errno();
-    pthread_sigmask(SIG_SETMASK, &m_previous, nullptr);
-    throw std::system_error(error, "signalfd");
+    throw std::system_error(last_errno(), "signalfd");
   }
 }
 
-signal_set::~signal_set() {
-  pthread_sigmask(SIG_SETMASK, &m_previous, nullptr);
-}
+// The signals stay blocked when the set goes: one that arrives late (a second SIGTERM while
+// the process exits) would otherwise take its default action and turn a clean exit into a
+// kill. Pending ones are simply dropped with the process.
+signal_set::~signal_set() = default;
 
 task<result<int>> signal_set::wait(cancellation* cancel) {
   for (;;) {

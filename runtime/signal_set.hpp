@@ -15,7 +15,8 @@ namespace ringline::runtime {
 ///
 /// The constructor blocks the signals for the calling thread; threads created afterwards
 /// inherit the mask, so create the signal_set in main() before starting worker threads, or
-/// a signal may go to a thread that does not read it. The destructor restores the mask.
+/// a signal may go to a thread that does not read it. The signals stay blocked after the
+/// set is destroyed, so a late one cannot kill the process with its default action.
 class signal_set {
  public:
   /// Blocks `signals` and opens a signalfd for them; throws std::system_error on failure.
@@ -28,7 +29,6 @@ class signal_set {
   task<result<int>> wait(cancellation* cancel = nullptr);
 
  private:
-  sigset_t m_previous{};
   unique_fd m_fd;
 };
 

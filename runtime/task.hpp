@@ -38,6 +38,9 @@ class task_promise_base {
 
   void unhandled_exception() noexcept { m_exception = std::current_exception(); }
 
+  /// Returns true when the body ended with an exception.
+  [[nodiscard]] bool failed() const noexcept { return static_cast<bool>(m_exception); }
+
   void set_continuation(std::coroutine_handle<> continuation) noexcept {
     assert(!m_continuation && "a task may be awaited only once");
     m_continuation = continuation;

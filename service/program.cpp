@@ -10,6 +10,7 @@
 
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
+#include "runtime/log.hpp"
 #include "runtime/signal_set.hpp"
 #include "service/config.hpp"
 #include "service/server.hpp"
@@ -28,7 +29,7 @@ runtime::task<void> exit_on_second_signal(runtime::signal_set& signals,
       co_return;
     }
     if (*signal_number != SIGUSR1) {
-      fmt::print(stderr, "second signal: exiting now\n");
+      runtime::log_line(fmt::format("second signal: exiting now"));
       (void)std::fflush(stderr);
       ::_exit(128 + *signal_number);
     }
@@ -39,22 +40,22 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   auto& loop = runtime::event_loop::current();
   auto opened = sink::open(settings.sink, settings.durable);
   if (!opened) {
-    fmt::print(stderr, "ringline-server: cannot open sink '{}': {}\n", settings.sink,
-               opened.error().message());
+    runtime::log_line(fmt::format("ringline-server: cannot open sink '{}': {}", settings.sink,
+                                  opened.error().message()));
     co_return 1;
   }
   sink& lines = **opened;
   if (lines.repaired_bytes() > 0) {
-    fmt::print(stderr, "sink {}: cut {} bytes of a torn last line left by a crash\n", settings.sink,
-               lines.repaired_bytes());
+    runtime::log_line(fmt::format("sink {}: cut {} bytes of a torn last line left by a crash",
+                                  settings.sink, lines.repaired_bytes()));
   }
   server running(settings, lines);
   if (auto listening = running.listen(); !listening) {
-    fmt::print(stderr, "ringline-server: cannot listen on {} port {}: {}\n", settings.host,
-               settings.port, listening.error().message());
+    runtime::log_line(fmt::format("ringline-server: cannot listen on {} port {}: {}", settings.host,
+                                  settings.port, listening.error().message()));
     co_return 1;
   }
-  fmt::print(stderr, "listening on {}\n", running.local_address().to_string());
+  runtime::log_line(fmt::format("listening on {}", running.local_address().to_string()));
   (void)std::fflush(stderr);
 
   loop.spawn(lines.run());
@@ -62,16 +63,16 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   for (;;) {
     auto signal_number = co_await signals.wait();
     if (!signal_number) {
-      fmt::print(stderr, "ringline-server: waiting for signals failed: {}\n",
-                 signal_number.error().message());
+      runtime::log_line(fmt::format("ringline-server: waiting for signals failed: {}",
+                                    signal_number.error().message()));
       break;
     }
     if (*signal_number == SIGUSR1) {
-      fmt::print(stderr, "{}\n", running.counters().summary());
+      runtime::log_line(fmt::format("{}", running.counters().summary()));
       continue;
     }
-    fmt::print(stderr, "signal {}: shutting down (grace {}s)\n", *signal_number,
-               settings.shutdown_grace.count());
+    runtime::log_line(fmt::format("signal {}: shutting down (grace {}s)", *signal_number,
+                                  settings.shutdown_grace.count()));
     break;
   }
   runtime::cancellation stop_watching;
@@ -85,7 +86,8 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
       static_cast<bool>(co_await runtime::sleep_for(settings.shutdown_grace, &sessions_ended));
   running.cancel_when_idle(nullptr);
   if (grace_expired) {
-    fmt::print(stderr, "grace period over: closing {} sessions\n", running.counters().active);
+    runtime::log_line(
+        fmt::format("grace period over: closing {} sessions", running.counters().active));
     running.force_close();
   }
   co_await running.wait_for_sessions();
@@ -93,7 +95,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   stop_watching.request();
   // Every spawned task refers to this frame's locals; none may outlive it.
   co_await loop.wait_for_spawned();
-  fmt::print(stderr, "{}\n", running.counters().summary());
+  runtime::log_line(fmt::format("{}", running.counters().summary()));
   co_return 0;
 }
 
@@ -112,9 +114,9 @@ int run_program(int argc, const char* const* argv) {
     runtime::event_loop loop;
     return loop.run(serve(std::move(*parsed.settings), signals));
   } catch (const runtime::io_uring_unavailable& error) {
-    fmt::print(stderr, "ringline-server: {}\n", error.what());
+    runtime::log_line(fmt::format("ringline-server: {}", error.what()));
   } catch (const std::exception& error) {
-    fmt::print(stderr, "ringline-server: fatal: {}\n", error.what());
+    runtime::log_line(fmt::format("ringline-server: fatal: {}", error.what()));
   }
   return 1;
 }

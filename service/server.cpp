@@ -11,6 +11,7 @@
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
+#include "runtime/log.hpp"
 #include "runtime/socket.hpp"
 #include "service/session.hpp"
 
@@ -24,7 +25,7 @@ constexpr unsigned k_shared_receive_buffers = 256;
 
 // How long accepting pauses when the process is out of descriptors; sessions that end
 // meanwhile free some.
-constexpr auto k_fd_exhaustion_backoff = std::chrono::milliseconds(100);
+constexpr auto k_accept_backoff = std::chrono::milliseconds(100);
 }  // namespace
 
 server::server(config settings, sink& lines)
@@ -52,7 +53,7 @@ runtime::result<void> server::listen() {
 }
 
 runtime::task<void> server::run() {
-  bool exhausted = false;
+  bool troubled = false;  // logged once per run of failures
   while (!m_stopping) {
     auto conn =
         co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
@@ -61,27 +62,28 @@ runtime::task<void> server::run() {
         break;
       }
       ++m_stats.accept_errors;
-      const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
-                              conn.error() == std::errc::too_many_files_open_in_system;
-      if (out_of_fds) {
-        if (!exhausted) {
-          fmt::print(stderr, "accept: {}; pausing accepts until descriptors free up\n",
-                     conn.error().message());
-          exhausted = true;
-        }
-        (void)co_await runtime::sleep_for(k_fd_exhaustion_backoff, &m_accept_cancel);
-      } else {
-        // ECONNABORTED and friends: the connection died in the backlog; keep accepting.
-        fmt::print(stderr, "accept: {}\n", conn.error().message());
+      if (conn.error() == std::errc::connection_aborted) {
+        continue;  // the client gave up while in the backlog: nothing is wrong here
       }
+      // Every other failure pauses accepting: descriptor exhaustion lasts until sessions end, and
+      // other errors (ENOMEM, ENOBUFS) would otherwise spin this loop.
+      if (!troubled) {
+        const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
+                                conn.error() == std::errc::too_many_files_open_in_system;
+        runtime::log_line(fmt::format("accept: {}; pausing accepts until {}",
+                                      conn.error().message(),
+                                      out_of_fds ? "descriptors free up" : "it succeeds again"));
+        troubled = true;
+      }
+      (void)co_await runtime::sleep_for(k_accept_backoff, &m_accept_cancel);
       continue;
     }
     if (m_stopping) {
       break;  // accepted in the same turn as stop(): closed unanswered, never greeted
     }
-    if (exhausted) {
-      fmt::print(stderr, "accept: descriptors available again; accepting\n");
-      exhausted = false;
+    if (troubled) {
+      runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
+      troubled = false;
     }
     ++m_stats.accepted;
     if (m_stats.active >= m_config.max_connections) {
@@ -100,8 +102,9 @@ runtime::buffer_ring* server::receive_buffers() {
     if (ring) {
       m_buffers = std::move(*ring);
     } else {
-      fmt::print(stderr, "receive buffers: one per session (no provided buffer ring: {})\n",
-                 ring.error().message());
+      runtime::log_line(
+          fmt::format("receive buffers: one per session (no provided buffer ring: {})",
+                      ring.error().message()));
     }
   }
   return m_buffers.get();
@@ -141,6 +144,7 @@ void server::stop() noexcept {
 
 void server::force_close() noexcept {
   stop();
+  m_sink.abort();
   for (auto* each : m_sessions) {
     each->abort();
   }

@@ -11,6 +11,7 @@
 #include "protocol/line_framer.hpp"
 #include "runtime/error.hpp"
 #include "runtime/io.hpp"
+#include "runtime/log.hpp"
 #include "runtime/socket.hpp"
 #include "service/server.hpp"
 
@@ -173,7 +174,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
   const runtime::io_options ack_io{.timeout = m_config.idle_timeout, .cancel = &state.io_cancel()};
   const auto peer_text = peer.to_string();
   if (m_config.log_connections) {
-    fmt::print(stderr, "connect {}\n", peer_text);
+    runtime::log_line(fmt::format("connect {}", peer_text));
   }
   (void)runtime::set_no_delay(fd.get());
 
@@ -272,11 +273,13 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
   }
 
   if (const auto reason = wire_error(why)) {
-    (void)co_await runtime::send_all(fd.get(), protocol::error_line(*reason), io);
+    // With the stall limit too: a client that does not read must not hold its slot here.
+    (void)co_await runtime::send_all(fd.get(), protocol::error_line(*reason), ack_io);
   }
   count(m_stats, why);
   if (m_config.log_connections) {
-    fmt::print(stderr, "disconnect {} lines={} ({})\n", peer_text, lines_acked, describe(why));
+    runtime::log_line(
+        fmt::format("disconnect {} lines={} ({})", peer_text, lines_acked, describe(why)));
   }
   if (why == ending::eof || why == ending::reset || why == ending::stalled) {
     (void)co_await runtime::close(std::move(fd));

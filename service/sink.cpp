@@ -12,6 +12,7 @@
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
+#include "runtime/log.hpp"
 
 namespace ringline::service {
 
@@ -115,7 +116,7 @@ void sink::append_awaiter::await_suspend(std::coroutine_handle<> waiter) {
 
 runtime::task<void> sink::run() {
   for (;;) {
-    if (m_pending.empty()) {
+    if (m_pending.empty() || m_failed) {
       if (m_stopping || m_discard || m_failed) {
         co_return;
       }
@@ -125,11 +126,12 @@ runtime::task<void> sink::run() {
     }
     m_writing.swap(m_pending);
     m_pending.clear();
-    auto wrote = co_await runtime::write_all(m_fd, m_writing);
+    const runtime::io_options io{.timeout = {}, .cancel = &m_cancel};
+    auto wrote = co_await runtime::write_all(m_fd, m_writing, io);
     if (wrote && m_durable) {
       // One flush for the whole group: every session whose lines are in it waits for the
       // same fdatasync, which is what makes durable acks affordable.
-      wrote = co_await runtime::datasync(m_fd);
+      wrote = co_await runtime::datasync(m_fd, io);
     }
     if (!wrote) {
       fail_all(wrote.error());
@@ -138,6 +140,15 @@ runtime::task<void> sink::run() {
     m_written += m_writing.size();
     m_writing.clear();
     wake_written();
+  }
+}
+
+void sink::abort() noexcept {
+  m_cancel.request();
+  if (m_writing.empty()) {
+    // No write in flight to report the cancellation: fail the waiting appends here.
+    fail_all(std::make_error_code(std::errc::operation_canceled));
+    m_work.set();
   }
 }
 
@@ -157,8 +168,8 @@ void sink::wake_written() noexcept {
 
 void sink::fail_all(std::error_code error) noexcept {
   m_failed = error;
-  fmt::print(stderr, "sink: write failed: {}; no further line can be acknowledged\n",
-             error.message());
+  runtime::log_line(
+      fmt::format("sink: write failed: {}; no further line can be acknowledged", error.message()));
   m_pending.clear();
   auto& loop = runtime::event_loop::current();
   for (auto& waiting : m_waiters) {

@@ -9,6 +9,7 @@
 #include <string_view>
 #include <system_error>
 
+#include "runtime/cancellation.hpp"
 #include "runtime/event.hpp"
 #include "runtime/result.hpp"
 #include "runtime/task.hpp"
@@ -63,6 +64,10 @@ class sink {
   /// Asks run() to finish after writing what is pending.
   void stop() noexcept;
 
+  /// Cancels the write in progress (a stdout pipe nobody reads blocks forever): run() ends,
+  /// and every waiting and later append fails, so none of those lines is acknowledged.
+  void abort() noexcept;
+
   /// Returns true when acks wait for fdatasync.
   [[nodiscard]] bool durable() const noexcept { return m_durable; }
 
@@ -92,6 +97,7 @@ class sink {
   std::uint64_t m_written = 0;
   std::deque<waiter> m_waiters;
   runtime::event m_work;
+  runtime::cancellation m_cancel;
   bool m_stopping = false;
   std::error_code m_failed;
 };

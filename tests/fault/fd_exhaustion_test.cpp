@@ -20,7 +20,7 @@ using test_support::socket_client;
 using test_support::temp_dir;
 
 constexpr std::string_view k_pausing = "pausing accepts until descriptors free up";
-constexpr std::string_view k_resuming = "accept: descriptors available again; accepting";
+constexpr std::string_view k_resuming = "accept: accepting again";
 
 /// Returns the UBSAN_OPTIONS entry for a server that will run out of descriptors, with a
 /// suppressions file written to `dir`.
