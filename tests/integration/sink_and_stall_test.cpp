@@ -1,6 +1,7 @@
 // Two ways a session can get stuck through no fault of the server: its sink's reader went
 // away, or its client stopped reading acks. Neither may kill the server or hold a slot forever.
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <string>
 #include <system_error>
@@ -82,6 +83,41 @@ TEST(sink_and_stall_test, durable_file_sink_acks_lines_that_are_in_the_file) {
   EXPECT_EQ(read_file(path), "one\ntwo\n");
   client.close();
   EXPECT_EQ(server.stop(k_wait), 0);
+}
+
+TEST(sink_and_stall_test, shutdown_ends_even_when_the_stdout_sink_is_blocked) {
+  // Nobody reads the server's stdout: once the pipe is full, the sink's write blocks for
+  // good, and the sessions waiting on it with it.
+  test_support::child_options options;
+  options.argv = {test_support::server_path(), "--port", "0", "--quiet", "--shutdown-grace", "1"};
+  options.stdout_mode = test_support::stdio_mode::pipe;
+  auto server = test_support::server_process::start(std::move(options), k_wait);
+  auto client = socket_client::connect(server.host(), server.port());
+  ASSERT_EQ(client.read_line(k_wait), std::string(k_greeting));
+  const std::string burst = repeat(std::string(100, 'y') + "\n", 1024);
+  for (int i = 0; i < 64; ++i) {  // 6.4 MB: far beyond a pipe's 64 KiB
+    if (client.send_some(burst, 200ms) == 0) {
+      break;
+    }
+  }
+  ASSERT_TRUE(server.process().send_signal(SIGTERM));
+  // The grace period (1 s) ends with the sink's write cancelled: exit 0, well before k_wait.
+  EXPECT_EQ(server.process().wait_for_exit(k_wait), 0) << server.process().stderr_so_far();
+}
+
+TEST(sink_and_stall_test, a_closed_stderr_does_not_stop_the_server) {
+  test_support::child_options options;
+  options.argv = {test_support::server_path(), "--port", "0", "--sink", "none"};
+  auto server = test_support::server_process::start(std::move(options), k_wait);
+  server.process().close_stderr();  // every log line from now on fails with EPIPE
+  for (int i = 0; i < 3; ++i) {
+    auto client = socket_client::connect(server.host(), server.port());
+    ASSERT_EQ(client.read_line(k_wait), std::string(k_greeting));
+    client.send_all("still here\n");
+    EXPECT_EQ(client.read_line(k_wait), std::string(k_ack));
+  }
+  ASSERT_TRUE(server.process().send_signal(SIGTERM));
+  EXPECT_EQ(server.process().wait_for_exit(k_wait), 0);
 }
 
 }  // namespace

@@ -8,7 +8,9 @@
 #include <stdexcept>
 #include <vector>
 
+#include "runtime/cancellation.hpp"
 #include "runtime/io.hpp"
+#include "runtime/unique_fd.hpp"
 
 namespace ringline::runtime {
 namespace {
@@ -135,6 +137,60 @@ TEST(event_loop_test, posted_coroutines_interleave_fairly) {
   loop.run(both(&first, &second));
   EXPECT_EQ(first, 1000);
   EXPECT_EQ(second, 1000);
+}
+
+task<void> receive_with_timeout(int fd, std::error_code* outcome) {
+  char byte = 0;
+  auto got = co_await recv_some(fd, {&byte, 1}, io_options{.timeout = 50ms, .cancel = nullptr});
+  *outcome = got ? std::error_code() : got.error();
+}
+
+task<void> fill_the_queue(std::vector<int> fds, std::vector<std::error_code>* outcomes) {
+  auto& loop = event_loop::current();
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    loop.spawn(receive_with_timeout(fds[i], &(*outcomes)[i]));
+  }
+  co_await loop.wait_for_spawned();
+}
+
+TEST(event_loop_test, linked_timeouts_survive_a_full_submission_queue) {
+  // Four entries and five receives, each with its timeout: eleven SQEs in one turn, so the
+  // queue is flushed mid-turn, and no receive may be parted from its timeout by that.
+  event_loop loop(event_loop_options{.queue_depth = 4});
+  std::vector<unique_fd> ends;
+  std::vector<int> readers;
+  for (int i = 0; i < 5; ++i) {
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    ends.emplace_back(fds[0]);
+    ends.emplace_back(fds[1]);
+    readers.push_back(fds[1]);
+  }
+  std::vector<std::error_code> outcomes(readers.size());
+  loop.run(fill_the_queue(readers, &outcomes));
+  for (const auto& outcome : outcomes) {
+    EXPECT_EQ(outcome, std::errc::timed_out);
+  }
+}
+
+task<void> fail_while_a_spawned_task_uses_my_frame(int fd) {
+  cancellation mine;  // lives in this frame; the spawned receive below refers to it
+  event_loop::current().spawn([](int in, cancellation* cancel) -> task<void> {
+    char byte = 0;
+    (void)co_await recv_some(in, {&byte, 1}, io_options{.timeout = {}, .cancel = cancel});
+  }(fd, &mine));
+  (void)co_await sleep_for(1ms);
+  throw std::runtime_error("main fails");
+}
+
+TEST(event_loop_test, a_failed_main_task_outlives_the_spawned_tasks_that_use_it) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+  unique_fd left(fds[0]), right(fds[1]);
+  event_loop loop;
+  // Under ASan this is a use-after-free if the main frame dies first.
+  EXPECT_THROW(loop.run(fail_while_a_spawned_task_uses_my_frame(right.get())), std::runtime_error);
+  EXPECT_EQ(loop.spawned_count(), 0U);
 }
 
 }  // namespace

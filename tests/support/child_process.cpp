@@ -143,6 +143,10 @@ void child_process::close_stdout() noexcept {
   m_stdout.reset();
 }
 
+void child_process::close_stderr() noexcept {
+  m_stderr.reset();
+}
+
 void child_process::close_stdin() noexcept {
   m_stdin.reset();
 }

@@ -70,6 +70,8 @@ class child_process {
 
   /// Closes our end of a piped stdout: the child's next write gets EPIPE (or SIGPIPE).
   void close_stdout() noexcept;
+  /// Closes our end of a piped stderr, likewise.
+  void close_stderr() noexcept;
 
   /// Reads stdout until EOF and returns everything the child wrote there; returns nullopt if
   /// EOF did not come within `timeout` (what arrived stays in stdout_so_far()).
