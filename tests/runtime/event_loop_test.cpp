@@ -173,12 +173,14 @@ TEST(event_loop_test, linked_timeouts_survive_a_full_submission_queue) {
   }
 }
 
-task<void> fail_while_a_spawned_task_uses_my_frame(int fd) {
-  cancellation mine;  // lives in this frame; the spawned receive below refers to it
+// The cancellation is a parameter, so it lives in the frame until the frame is destroyed
+// (locals die earlier, while the exception unwinds the body: spawned tasks must never refer
+// to those past the body's end, and the code that spawns them makes sure of it).
+task<void> fail_while_a_spawned_task_uses_my_frame(int fd, std::unique_ptr<cancellation> mine) {
   event_loop::current().spawn([](int in, cancellation* cancel) -> task<void> {
     char byte = 0;
     (void)co_await recv_some(in, {&byte, 1}, io_options{.timeout = {}, .cancel = cancel});
-  }(fd, &mine));
+  }(fd, mine.get()));
   (void)co_await sleep_for(1ms);
   throw std::runtime_error("main fails");
 }
@@ -189,7 +191,9 @@ TEST(event_loop_test, a_failed_main_task_outlives_the_spawned_tasks_that_use_it)
   unique_fd left(fds[0]), right(fds[1]);
   event_loop loop;
   // Under ASan this is a use-after-free if the main frame dies first.
-  EXPECT_THROW(loop.run(fail_while_a_spawned_task_uses_my_frame(right.get())), std::runtime_error);
+  EXPECT_THROW(loop.run(fail_while_a_spawned_task_uses_my_frame(right.get(),
+                                                                std::make_unique<cancellation>())),
+               std::runtime_error);
   EXPECT_EQ(loop.spawned_count(), 0U);
 }
 
