@@ -85,7 +85,13 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
   std::exception_ptr thrown;
   try {
     while (!failure && !(state.sender_done && done.acked >= state.sent)) {
-      auto got = co_await runtime::recv_some(socket->get(), buffer, io);
+      // The reply limit applies only while a reply is owed: an interactive --stdin user who
+      // pauses is not a dead server.
+      const bool reply_owed = !greeted || done.acked < state.sent;
+      const runtime::io_options read_io{
+          .timeout = reply_owed ? options.timeout : std::chrono::milliseconds::zero(),
+          .cancel = nullptr};
+      auto got = co_await runtime::recv_some(socket->get(), buffer, read_io);
       if (!got) {
         failure = got.error();
         break;
@@ -148,6 +154,9 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
   done.sent = state.sent;
   if (!failure && state.sender_error) {
     failure = state.sender_error;
+  }
+  if (!failure && done.acked > done.sent) {
+    failure = protocol::errc::unexpected_reply;  // acks for lines never sent
   }
   (void)co_await runtime::close(std::move(*socket));
   if (failure) {
