@@ -138,6 +138,7 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
             break;
         }
       }
+      on_reply(protocol::reply{protocol::reply_kind::need_more, {}});  // the batch is handled
       done.sent = state.sent;
     }
   } catch (...) {

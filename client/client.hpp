@@ -36,7 +36,9 @@ class line_source {
                                                                  runtime::cancellation* cancel) = 0;
 };
 
-/// Called with every line the server sends, in order, as reply_parser classified it.
+/// Called with every line the server sends, in order, as reply_parser classified it, and with
+/// reply_kind::need_more after each batch of lines received together: the point to flush
+/// output, once per receive rather than once per line.
 using reply_handler = std::function<void(const protocol::reply& reply)>;
 
 /// What a conversation achieved.

@@ -40,6 +40,9 @@ void print_reply(const protocol::reply& reply, const client_options& options) {
     case protocol::reply_kind::server_full:
       fmt::print("{}\n", protocol::server_full_text);
       break;
+    case protocol::reply_kind::need_more:
+      (void)std::fflush(stdout);  // each batch shows at once, even through a pipe
+      break;
     case protocol::reply_kind::error:
       runtime::log_line(fmt::format("ringline-client: server error: {}", reply.text));
       break;

@@ -78,7 +78,12 @@ runtime::task<void> talk(client::client_options options, std::vector<std::string
                          transcript* out, countdown* finished = nullptr) {
   client::vector_source source(std::move(messages));
   out->outcome = co_await client::converse(
-      options, source, [out](const protocol::reply& reply) { out->kinds.push_back(reply.kind); },
+      options, source,
+      [out](const protocol::reply& reply) {
+        if (reply.kind != reply_kind::need_more) {
+          out->kinds.push_back(reply.kind);
+        }
+      },
       nullptr);
   if (finished != nullptr) {
     finished->arrive();
@@ -195,7 +200,9 @@ runtime::task<void> hold_open(client::client_options options, client::line_sourc
   out->outcome = co_await client::converse(
       options, *source,
       [out, on_greeting](const protocol::reply& r) {
-        out->kinds.push_back(r.kind);
+        if (r.kind != reply_kind::need_more) {
+          out->kinds.push_back(r.kind);
+        }
         if (r.kind == reply_kind::greeting) {
           on_greeting->set();
         }
