@@ -56,7 +56,6 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     co_return 1;
   }
   runtime::log_line(fmt::format("listening on {}", running.local_address().to_string()));
-  (void)std::fflush(stderr);
 
   loop.spawn(lines.run());
   loop.spawn(running.run());
@@ -68,7 +67,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
       break;
     }
     if (*signal_number == SIGUSR1) {
-      runtime::log_line(fmt::format("{}", running.counters().summary()));
+      runtime::log_line(running.counters().summary());
       continue;
     }
     runtime::log_line(fmt::format("signal {}: shutting down (grace {}s)", *signal_number,
@@ -95,7 +94,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   stop_watching.request();
   // Every spawned task refers to this frame's locals; none may outlive it.
   co_await loop.wait_for_spawned();
-  runtime::log_line(fmt::format("{}", running.counters().summary()));
+  runtime::log_line(running.counters().summary());
   co_return 0;
 }
 
