@@ -33,6 +33,15 @@ namespace detail {
 io_operation::io_operation(io_kind kind, int fd, io_options options) noexcept
     : operation{&on_complete}, m_kind(kind), m_fd(fd), m_options(options) {}
 
+io_operation::io_operation(io_kind kind, int fd, const char* data, std::size_t size, int flags,
+                           io_options options) noexcept
+    : io_operation(kind, fd, options) {
+  // Sends never write through the pointer; one member serves both directions.
+  m_data = const_cast<char*>(data);
+  m_size = size;
+  m_msg_flags = flags;
+}
+
 bool io_operation::await_ready() noexcept {
   if (m_options.cancel != nullptr && m_options.cancel->requested()) {
     m_res = -ECANCELED;
@@ -186,23 +195,14 @@ result<accepted> accept_awaiter::await_resume() noexcept {
 
 transfer_awaiter::transfer_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size,
                                    int flags, io_options options) noexcept
-    : io_operation(kind, fd, options) {
-  // Sends never write through the pointer; one member serves both directions.
-  m_data = const_cast<char*>(data);
-  m_size = size;
-  m_msg_flags = flags;
-}
+    : io_operation(kind, fd, data, size, flags, options) {}
 
 status_awaiter::status_awaiter(detail::io_kind kind, int fd, io_options options) noexcept
     : io_operation(kind, fd, options) {}
 
 status_awaiter::status_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size,
                                int flags, io_options options) noexcept
-    : io_operation(kind, fd, options) {
-  m_data = const_cast<char*>(data);
-  m_size = size;
-  m_msg_flags = flags;
-}
+    : io_operation(kind, fd, data, size, flags, options) {}
 
 status_awaiter::status_awaiter(std::chrono::nanoseconds duration, cancellation* cancel) noexcept
     : io_operation(detail::io_kind::sleep, -1, io_options{.timeout = {}, .cancel = cancel}) {

@@ -63,6 +63,9 @@ enum class io_kind : std::uint8_t {
 class io_operation : public operation {
  public:
   io_operation(io_kind kind, int fd, io_options options) noexcept;
+  /// For transfers: `data` is written through only by receives and reads.
+  io_operation(io_kind kind, int fd, const char* data, std::size_t size, int flags,
+               io_options options) noexcept;
 
   /// A cancellation requested before the operation starts skips the kernel entirely.
   bool await_ready() noexcept;
