@@ -141,19 +141,6 @@ runtime::task<void> linger_and_close(runtime::unique_fd fd, runtime::cancellatio
   (void)co_await runtime::close(std::move(fd));
 }
 
-// Sends k acks as slices of the prebuilt batch: one send per batch-full.
-runtime::task<runtime::result<void>> send_acks(int fd, const protocol::ack_batch& acks,
-                                               std::size_t count, runtime::io_options io) {
-  while (count > 0) {
-    const auto slice = acks.slice(count);
-    if (auto sent = co_await runtime::send_all(fd, slice, io); !sent) {
-      co_return sent.error();
-    }
-    count -= acks.acks_in(slice.size());
-  }
-  co_return runtime::result<void>{};
-}
-
 }  // namespace
 
 session::session(server& owner) : m_server(owner) {
@@ -263,8 +250,18 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
       }
       // A client that stops reading its acks stalls this send; after --idle-timeout without
       // progress it is dropped, or a few such clients would hold every connection slot.
-      if (auto acked = co_await send_acks(fd.get(), m_acks, lines.size(), ack_io); !acked) {
-        why = runtime::is_timeout(acked.error()) ? ending::stalled : ending::reset;
+      // k acks go out as slices of the prebuilt batch, one send per batch-full; inline
+      // rather than a helper coroutine, which would cost a frame allocation per receive.
+      std::error_code send_error;
+      for (std::size_t unsent = lines.size(); unsent > 0 && !send_error;) {
+        const auto slice = m_acks.slice(unsent);
+        if (auto acked = co_await runtime::send_all(fd.get(), slice, ack_io); !acked) {
+          send_error = acked.error();
+        }
+        unsent -= m_acks.acks_in(slice.size());
+      }
+      if (send_error) {
+        why = runtime::is_timeout(send_error) ? ending::stalled : ending::reset;
         break;
       }
       lines_acked += lines.size();
