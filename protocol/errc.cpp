@@ -10,8 +10,8 @@ class protocol_category_impl final : public std::error_category {
   const char* name() const noexcept override { return "ringline.protocol"; }
 
   std::string message(int value) const override {
-    // line_too_long, idle_timeout and line_timeout go on the wire after "error: "; clients may
-    // match on them.
+    // line_too_long, idle_timeout, line_timeout, sink_failed and internal_error go on the wire
+    // after "error: "; clients may match on them.
     switch (static_cast<errc>(value)) {
       case errc::line_too_long:
         return "line too long";
@@ -25,6 +25,10 @@ class protocol_category_impl final : public std::error_category {
         return "reply too long";
       case errc::line_timeout:
         return "line timeout";
+      case errc::sink_failed:
+        return "sink failed";
+      case errc::internal_error:
+        return "internal error";
     }
     return "unknown protocol error";
   }

@@ -6,9 +6,9 @@ namespace ringline::protocol {
 
 /// Enumerates the protocol-level failures of a session, in the "ringline.protocol" category.
 ///
-/// The messages of line_too_long, idle_timeout and line_timeout are the reasons the server writes
-/// on the wire after "error: " (see error_line in protocol/messages.hpp), so they are part of the
-/// protocol and must not change.
+/// The messages of line_too_long, idle_timeout, line_timeout, sink_failed and internal_error are
+/// the reasons the server writes on the wire after "error: " (see error_line in
+/// protocol/messages.hpp), so they are part of the protocol and must not change.
 enum class errc {
   line_too_long = 1,  ///< "line too long": a line exceeded the server's --max-line-bytes.
   idle_timeout,       ///< "idle timeout": the peer sent nothing for --idle-timeout.
@@ -16,6 +16,8 @@ enum class errc {
   unexpected_reply,   ///< "unexpected reply": the client received a line it did not expect.
   reply_too_long,     ///< "reply too long": a server line exceeded the client's limit.
   line_timeout,       ///< "line timeout": a line stayed unfinished for --line-timeout.
+  sink_failed,        ///< "sink failed": the session's lines could not be written in time.
+  internal_error,     ///< "internal error": the server could not go on with this session.
 };
 
 /// Returns the category of protocol::errc; a single object, safe to use from any thread.

@@ -3,10 +3,14 @@
 #include <cassert>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <utility>
 
 namespace ringline::protocol {
 namespace {
+
+// Spare capacity an unfinished line may keep beyond its bytes.
+constexpr std::size_t k_spare_bytes = 4096;
 
 // Removes the '\r' that may precede the '\n' (CRLF), which is not part of the line.
 std::string_view strip_carriage_return(std::string_view raw) noexcept {
@@ -85,6 +89,20 @@ frame line_framer::finish_line(const char* end) {
   m_chunk = end + 1;
   m_chunk_size -= length + 1;
   return {frame_kind::line, line};
+}
+
+void line_framer::release_memory() noexcept {
+  std::string().swap(m_assembled);
+  if (m_partial.empty()) {
+    std::string().swap(m_partial);
+  } else if (m_partial.capacity() > 2 * m_partial.size() + k_spare_bytes) {
+    // A short unfinished line in the buffer a long one left behind.
+    try {
+      std::string(m_partial).swap(m_partial);
+    } catch (const std::bad_alloc&) {
+      // Keeping the larger buffer is correct, only wasteful.
+    }
+  }
 }
 
 frame line_framer::fail() noexcept {

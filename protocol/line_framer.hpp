@@ -57,6 +57,12 @@ class line_framer {
   /// line is not a message.
   [[nodiscard]] bool has_partial_line() const noexcept { return !m_partial.empty(); }
 
+  /// Frees what earlier lines left behind: the buffer of the last line assembled from several
+  /// chunks (views of it must no longer be used) and, when no line is unfinished, the partial
+  /// line buffer. Call between chunks, once next() has returned need_more, so an idle session
+  /// holds only the bytes of its unfinished line, whatever it received before.
+  void release_memory() noexcept;
+
   /// Returns true once next() has reported too_long.
   [[nodiscard]] bool failed() const noexcept { return m_failed; }
 

@@ -18,3 +18,13 @@ void log_line(std::string_view line) noexcept {
 }
 
 }  // namespace ringline::runtime
+
+namespace ringline::runtime {
+void log(log_level /*level*/, std::string_view line) noexcept {
+  log_line(line);
+}
+void start_background_log(log_options /*options*/) {}
+bool flush_log(std::chrono::milliseconds /*max_wait*/) noexcept {
+  return true;
+}
+}  // namespace ringline::runtime

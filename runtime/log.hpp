@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <string_view>
 
 namespace ringline::runtime {
@@ -11,5 +12,15 @@ namespace ringline::runtime {
 /// (fmt::format), then hand the text here. Safe from any thread; a line of up to PIPE_BUF
 /// bytes reaches a pipe whole.
 void log_line(std::string_view line) noexcept;
+
+// TEMPORARY stand-ins until the bounded background log lands.
+enum class log_level { error, warn, info, debug };
+struct log_options {
+  bool timestamps = false;
+  log_level min_level = log_level::info;
+};
+void log(log_level level, std::string_view line) noexcept;
+void start_background_log(log_options options);
+bool flush_log(std::chrono::milliseconds max_wait) noexcept;
 
 }  // namespace ringline::runtime

@@ -24,6 +24,8 @@ struct config {
   std::chrono::seconds line_timeout{60};
   /// How long SIGINT/SIGTERM waits for sessions to finish before closing them by force.
   std::chrono::seconds shutdown_grace{5};
+  /// How long a session may wait for its lines to reach the sink; zero: no limit.
+  std::chrono::milliseconds sink_timeout{60'000};
   /// `stdout`, `none`, or the path of a file that is appended to.
   std::string sink = "stdout";
   /// Acks wait until their lines are on disk (fdatasync per group of lines); file sinks only.

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <exception>
 
@@ -13,6 +14,7 @@
 #include "runtime/log.hpp"
 #include "runtime/signal_set.hpp"
 #include "service/config.hpp"
+#include "service/process_setup.hpp"
 #include "service/server.hpp"
 #include "service/sink.hpp"
 
@@ -20,28 +22,90 @@ namespace ringline::service {
 
 namespace {
 
-// A second SIGINT/SIGTERM during the graceful phase ends the process at once.
-runtime::task<void> exit_on_second_signal(runtime::signal_set& signals,
-                                          runtime::cancellation& cancel) {
+using clock = std::chrono::steady_clock;
+
+// "300s", "250ms": how durations are given on the command line.
+std::string duration_text(std::chrono::milliseconds duration) {
+  if (duration.count() % 1000 == 0) {
+    return fmt::format("{}s", duration.count() / 1000);
+  }
+  return fmt::format("{}ms", duration.count());
+}
+
+std::string describe_settings(const config& settings, const runtime::address& where) {
+  return fmt::format(
+      "ringline-server {} (pid {}) listening on {} sink={} durable={} max-connections={} "
+      "max-line-bytes={} idle-timeout={} line-timeout={} sink-timeout={} shutdown-grace={}",
+      RINGLINE_VERSION, ::getpid(), where.to_string(), settings.sink,
+      settings.durable ? "yes" : "no", settings.max_connections, settings.max_line_bytes,
+      duration_text(settings.idle_timeout), duration_text(settings.line_timeout),
+      duration_text(settings.sink_timeout), duration_text(settings.shutdown_grace));
+}
+
+// While the server drains: a second SIGINT/SIGTERM ends the process at once; SIGUSR1 still
+// prints the counters and SIGHUP is still harmless.
+runtime::task<void> watch_while_draining(runtime::signal_set& signals,
+                                         runtime::cancellation& cancel, const server& running) {
   for (;;) {
     auto signal_number = co_await signals.wait(&cancel);
     if (!signal_number) {
       co_return;
     }
-    if (*signal_number != SIGUSR1) {
+    if (*signal_number == SIGUSR1) {
+      runtime::log_line(running.counters().summary());
+    } else if (*signal_number == SIGHUP) {
+      runtime::log_line("signal 1 (SIGHUP): ignored while shutting down");
+    } else {
       runtime::log_line(fmt::format("second signal: exiting now"));
-      (void)std::fflush(stderr);
+      (void)runtime::flush_log(std::chrono::milliseconds(200));
       ::_exit(128 + *signal_number);
+    }
+  }
+}
+
+// Requests `done` once `work` has finished: lets a timer race a task.
+runtime::task<void> request_when_done(runtime::task<void> work, runtime::cancellation& done) {
+  co_await std::move(work);
+  done.request();
+}
+
+// Serves until SIGINT/SIGTERM; returns normally for either, throws what went wrong otherwise.
+runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const server& running) {
+  for (;;) {
+    auto signal_number = co_await signals.wait();
+    if (!signal_number) {
+      throw std::system_error(signal_number.error(), "waiting for signals");
+    }
+    if (*signal_number == SIGUSR1) {
+      runtime::log_line(running.counters().summary());
+    } else if (*signal_number == SIGHUP) {
+      // Until the sink can be reopened (log rotation), SIGHUP must at least not end the server.
+      runtime::log_line("signal 1 (SIGHUP): nothing to reload; ignored");
+    } else {
+      runtime::log_line(fmt::format("signal {}: shutting down (grace {})", *signal_number,
+                                    duration_text(running.settings().shutdown_grace)));
+      co_return;
     }
   }
 }
 
 runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   auto& loop = runtime::event_loop::current();
-  auto opened = sink::open(settings.sink, settings.durable);
+  // Listen first: a server that cannot serve (port taken) must not have touched the sink.
+  auto listener = server::open_listener(settings);
+  if (!listener) {
+    runtime::log_line(fmt::format("ringline-server: cannot listen on {} port {}: {}", settings.host,
+                                  settings.port, listener.error().message()));
+    co_return 1;
+  }
+  std::string why;
+  auto opened = sink::open(settings.sink,
+                           sink_options{.durable = settings.durable,
+                                        .max_line_bytes = settings.max_line_bytes,
+                                        .timeout = settings.sink_timeout},
+                           why);
   if (!opened) {
-    runtime::log_line(fmt::format("ringline-server: cannot open sink '{}': {}", settings.sink,
-                                  opened.error().message()));
+    runtime::log_line(fmt::format("ringline-server: {}", why));
     co_return 1;
   }
   sink& lines = **opened;
@@ -50,34 +114,28 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
                                   settings.sink, lines.repaired_bytes()));
   }
   server running(settings, lines);
-  if (auto listening = running.listen(); !listening) {
-    runtime::log_line(fmt::format("ringline-server: cannot listen on {} port {}: {}", settings.host,
-                                  settings.port, listening.error().message()));
+  if (auto taken = running.take_listener(std::move(*listener)); !taken) {
+    runtime::log_line(fmt::format("ringline-server: {}", taken.error().message()));
     co_return 1;
   }
-  runtime::log_line(fmt::format("listening on {}", running.local_address().to_string()));
+  runtime::log_line(describe_settings(settings, running.local_address()));
 
-  loop.spawn(lines.run());
-  loop.spawn(running.run());
-  for (;;) {
-    auto signal_number = co_await signals.wait();
-    if (!signal_number) {
-      runtime::log_line(fmt::format("ringline-server: waiting for signals failed: {}",
-                                    signal_number.error().message()));
-      break;
-    }
-    if (*signal_number == SIGUSR1) {
-      runtime::log_line(running.counters().summary());
-      continue;
-    }
-    runtime::log_line(fmt::format("signal {}: shutting down (grace {}s)", *signal_number,
-                                  settings.shutdown_grace.count()));
-    break;
-  }
+  // From here on every path goes through the drain below: sessions refer to `running` and
+  // `lines`, which live in this frame.
+  std::exception_ptr failure;
   runtime::cancellation stop_watching;
-  loop.spawn(exit_on_second_signal(signals, stop_watching));
+  runtime::cancellation sink_done;
+  try {
+    loop.spawn(request_when_done(lines.run(), sink_done));
+    loop.spawn(lines.expire_waiters());
+    loop.spawn(running.run());
+    co_await serve_until_signalled(signals, running);
+    loop.spawn(watch_while_draining(signals, stop_watching, running));
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  const auto grace_end = clock::now() + settings.shutdown_grace;
   running.stop();
-
   // The grace timer is cut short when the last session ends.
   runtime::cancellation sessions_ended;
   running.cancel_when_idle(&sessions_ended);
@@ -91,16 +149,34 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   }
   co_await running.wait_for_sessions();
   lines.stop();
+  // The writer may be stuck on a stdout pipe nobody reads: it gets what is left of the grace.
+  const auto left = grace_end - clock::now();
+  if (!sink_done.requested() &&
+      (left <= clock::duration::zero() ||
+       static_cast<bool>(co_await runtime::sleep_for(left, &sink_done)))) {
+    lines.abort();
+  }
   stop_watching.request();
   // Every spawned task refers to this frame's locals; none may outlive it.
   co_await loop.wait_for_spawned();
   runtime::log_line(running.counters().summary());
+  if (failure) {
+    try {
+      std::rethrow_exception(failure);
+    } catch (const std::exception& error) {
+      runtime::log_line(fmt::format("ringline-server: fatal: {}", error.what()));
+    } catch (...) {
+      runtime::log_line("ringline-server: fatal: unknown exception");
+    }
+    co_return 1;
+  }
   co_return 0;
 }
 
 }  // namespace
 
 int run_program(int argc, const char* const* argv) {
+  ensure_standard_descriptors();
   auto parsed = parse_command_line(argc, argv);
   if (!parsed.settings) {
     return parsed.exit_code;
@@ -108,16 +184,25 @@ int run_program(int argc, const char* const* argv) {
   // Sends use MSG_NOSIGNAL, but the stdout sink is a write(): a closed pipe there must be an
   // EPIPE the sink reports, not a signal that kills the server.
   (void)::signal(SIGPIPE, SIG_IGN);
+  runtime::start_background_log(runtime::log_options{.timestamps = true});
+  const auto budget = raise_descriptor_limit(parsed.settings->max_connections);
+  if (!budget.warning.empty()) {
+    runtime::log(runtime::log_level::warn, budget.warning);
+    parsed.settings->max_connections = budget.connections;
+  }
+  int status = 1;
   try {
-    runtime::signal_set signals{SIGINT, SIGTERM, SIGUSR1};
+    runtime::signal_set signals{SIGINT, SIGTERM, SIGUSR1, SIGHUP};
     runtime::event_loop loop;
-    return loop.run(serve(std::move(*parsed.settings), signals));
+    status = loop.run(serve(std::move(*parsed.settings), signals));
   } catch (const runtime::io_uring_unavailable& error) {
     runtime::log_line(fmt::format("ringline-server: {}", error.what()));
   } catch (const std::exception& error) {
     runtime::log_line(fmt::format("ringline-server: fatal: {}", error.what()));
   }
-  return 1;
+  // A blocked stderr must not keep the process from exiting.
+  (void)runtime::flush_log(std::chrono::seconds(1));
+  return status;
 }
 
 }  // namespace ringline::service

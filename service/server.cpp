@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -34,26 +35,34 @@ server::server(config settings, sink& lines)
       m_acks(m_config.ack),
       m_greeting_line(protocol::make_line(m_config.greeting)) {}
 
-runtime::result<void> server::listen() {
-  auto where = runtime::address::parse(m_config.host, m_config.port);
+runtime::result<runtime::unique_fd> server::open_listener(const config& settings) {
+  auto where = runtime::address::parse(settings.host, settings.port);
   if (!where) {
     return where.error();
   }
-  auto listener = runtime::listen_tcp(*where);
-  if (!listener) {
-    return listener.error();
-  }
-  auto bound = runtime::local_address(listener->get());
+  return runtime::listen_tcp(*where);
+}
+
+runtime::result<void> server::take_listener(runtime::unique_fd listener) {
+  auto bound = runtime::local_address(listener.get());
   if (!bound) {
     return bound.error();
   }
-  m_listener = std::move(*listener);
+  m_listener = std::move(listener);
   m_local = *bound;
   return {};
 }
 
+runtime::result<void> server::listen() {
+  auto listener = open_listener(m_config);
+  if (!listener) {
+    return listener.error();
+  }
+  return take_listener(std::move(*listener));
+}
+
 runtime::task<void> server::run() {
-  bool troubled = false;  // logged once per run of failures
+  bool troubled = false;  // logged and counted once per run of failures
   while (!m_stopping) {
     auto conn =
         co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
@@ -61,13 +70,14 @@ runtime::task<void> server::run() {
       if (runtime::is_cancelled(conn.error())) {
         break;
       }
-      ++m_stats.accept_errors;
       if (conn.error() == std::errc::connection_aborted) {
+        ++m_stats.accept_errors;
         continue;  // the client gave up while in the backlog: nothing is wrong here
       }
       // Every other failure pauses accepting: descriptor exhaustion lasts until sessions end, and
       // other errors (ENOMEM, ENOBUFS) would otherwise spin this loop.
       if (!troubled) {
+        ++m_stats.accept_errors;
         const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
                                 conn.error() == std::errc::too_many_files_open_in_system;
         runtime::log_line(fmt::format("accept: {}; pausing accepts until {}",
@@ -87,10 +97,18 @@ runtime::task<void> server::run() {
     }
     ++m_stats.accepted;
     if (m_stats.active >= m_config.max_connections) {
-      refuse(std::move(conn->fd));
+      refuse(std::move(conn->fd), conn->peer);
       continue;
     }
-    adopt(std::move(conn->fd), conn->peer);
+    try {
+      adopt(std::move(conn->fd), conn->peer);
+    } catch (const std::bad_alloc&) {
+      // No memory for the session's frame: this client is closed unanswered (its descriptor
+      // died with the moved-from argument), and accepting goes on.
+      --m_stats.active;
+      ++m_stats.internal_errors;
+      runtime::log_line("accept: out of memory for a new session; closed it unanswered");
+    }
   }
   m_listener.reset();
 }
@@ -115,7 +133,7 @@ void server::adopt(runtime::unique_fd fd, runtime::address peer) {
   runtime::event_loop::current().spawn(serve(std::move(fd), peer));
 }
 
-void server::refuse(runtime::unique_fd fd) noexcept {
+void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept {
   ++m_stats.refused;
   // A dozen bytes always fit an empty socket buffer, so a non-blocking send cannot come up
   // short. Input already received is drained before the close, since closing with unread
@@ -129,6 +147,21 @@ void server::refuse(runtime::unique_fd fd) noexcept {
       break;
     }
   }
+  // A full server may be refusing thousands of clients a second: one line a second at most.
+  ++m_refusals_unlogged;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - m_refusal_logged >= std::chrono::seconds(1)) {
+    try {
+      runtime::log_line(
+          fmt::format("refused {}: --max-connections {} reached ({} refused since "
+                      "the last such line)",
+                      peer.to_string(), m_config.max_connections, m_refusals_unlogged));
+    } catch (const std::bad_alloc&) {
+      return;
+    }
+    m_refusal_logged = now;
+    m_refusals_unlogged = 0;
+  }
 }
 
 void server::stop() noexcept {
@@ -137,7 +170,7 @@ void server::stop() noexcept {
   }
   m_stopping = true;
   m_accept_cancel.request();
-  for (auto* each : m_sessions) {
+  for (auto* each = m_sessions; each != nullptr; each = each->next()) {
     each->stop_reading();
   }
 }
@@ -145,7 +178,7 @@ void server::stop() noexcept {
 void server::force_close() noexcept {
   stop();
   m_sink.abort();
-  for (auto* each : m_sessions) {
+  for (auto* each = m_sessions; each != nullptr; each = each->next()) {
     each->abort();
   }
 }

@@ -1,8 +1,9 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
-#include <unordered_set>
 
 #include "protocol/messages.hpp"
 #include "runtime/address.hpp"
@@ -32,7 +33,13 @@ class server {
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
-  /// Binds and listens on the configured host and port.
+  /// Binds and listens on `settings`' host and port; returns the listening socket.
+  static runtime::result<runtime::unique_fd> open_listener(const config& settings);
+
+  /// Accepts on `listener` (from open_listener(), or inherited) from now on.
+  runtime::result<void> take_listener(runtime::unique_fd listener);
+
+  /// Binds and listens on the configured host and port (open_listener, then take_listener).
   runtime::result<void> listen();
 
   /// Returns the address actually bound (the real port when 0 was asked for).
@@ -65,7 +72,7 @@ class server {
  private:
   friend class session;
   runtime::task<void> serve(runtime::unique_fd fd, runtime::address peer);
-  void refuse(runtime::unique_fd fd) noexcept;
+  void refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept;
 
   config m_config;
   sink& m_sink;
@@ -74,12 +81,15 @@ class server {
   runtime::unique_fd m_listener;
   runtime::address m_local;
   runtime::cancellation m_accept_cancel;
+  // Refusals are logged at most once a second, with the count since the last such line.
+  std::chrono::steady_clock::time_point m_refusal_logged{};
+  std::uint64_t m_refusals_unlogged = 0;
   void session_ended() noexcept;
   /// Returns the loop's receive buffer ring, set up on first use; null where the kernel has
   /// none (sessions then receive into buffers of their own).
   runtime::buffer_ring* receive_buffers();
 
-  std::unordered_set<session*> m_sessions;
+  session* m_sessions = nullptr;  // intrusive list: registering a session cannot fail
   runtime::cancellation* m_idle_cancel = nullptr;
   std::unique_ptr<runtime::buffer_ring> m_buffers;
   bool m_buffers_tried = false;

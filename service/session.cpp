@@ -1,19 +1,23 @@
 #include "service/session.hpp"
 
+#include <array>
 #include <chrono>
+#include <exception>
+#include <memory>
+#include <new>
 #include <optional>
 #include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 
-#include "protocol/errc.hpp"
 #include "protocol/line_framer.hpp"
 #include "runtime/error.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
 #include "runtime/socket.hpp"
 #include "service/server.hpp"
+#include "service/session_ending.hpp"
 
 namespace ringline::service {
 
@@ -25,78 +29,9 @@ using clock = std::chrono::steady_clock;
 // the error line it sent are not destroyed by a reset for unread input.
 constexpr auto k_linger = std::chrono::seconds(2);
 
-enum class ending {
-  eof,
-  line_too_long,
-  idle_timeout,
-  line_timeout,
-  stalled,
-  shutdown,
-  reset,
-  sink_failed
-};
-
-std::string_view describe(ending why) {
-  switch (why) {
-    case ending::eof:
-      return "client closed";
-    case ending::line_too_long:
-      return "line too long";
-    case ending::idle_timeout:
-      return "idle timeout";
-    case ending::line_timeout:
-      return "line timeout";
-    case ending::stalled:
-      return "client stopped reading";
-    case ending::shutdown:
-      return "server shutdown";
-    case ending::reset:
-      return "connection error";
-    case ending::sink_failed:
-      return "sink failed";
-  }
-  return "?";
-}
-
-// Returns the reason for the error line sent before closing, for endings that have one.
-std::optional<protocol::errc> wire_error(ending why) {
-  switch (why) {
-    case ending::line_too_long:
-      return protocol::errc::line_too_long;
-    case ending::idle_timeout:
-      return protocol::errc::idle_timeout;
-    case ending::line_timeout:
-      return protocol::errc::line_timeout;
-    default:
-      return std::nullopt;
-  }
-}
-
-void count(stats& counters, ending why) {
-  switch (why) {
-    case ending::line_too_long:
-      ++counters.line_too_long;
-      break;
-    case ending::idle_timeout:
-      ++counters.idle_timeouts;
-      break;
-    case ending::line_timeout:
-      ++counters.line_timeouts;
-      break;
-    case ending::stalled:
-      ++counters.stalled;
-      break;
-    case ending::reset:
-      ++counters.resets;
-      break;
-    case ending::sink_failed:
-      ++counters.sink_errors;
-      break;
-    case ending::eof:
-    case ending::shutdown:
-      break;
-  }
-}
+// A burst of pipelined lines grows the per-chunk line list; beyond this it is freed after the
+// chunk, so an idle session keeps no trace of the burst.
+constexpr std::size_t k_kept_line_slots = 64;
 
 // How long the next read may wait (zero: no limit), and which limit ends the session if it
 // passes. A client trickling an endless line a byte at a time never goes idle, so an
@@ -119,39 +54,50 @@ read_limit next_read_limit(const config& settings, std::optional<clock::time_poi
   return idle;
 }
 
-// Half-closes, then reads and discards until the peer closes or the deadline passes, as
-// nginx's lingering_close does: closing with unread input would send a reset, and the peer's
-// kernel would drop the acks still queued for it.
-runtime::task<void> linger_and_close(runtime::unique_fd fd, runtime::cancellation& cancel) {
-  if (runtime::shutdown_write(fd.get())) {
-    std::vector<char> discard(4096);
-    const auto deadline = clock::now() + k_linger;
-    for (;;) {
-      const auto left = deadline - clock::now();
-      if (left <= clock::duration::zero()) {
-        break;
-      }
-      auto got =
-          co_await runtime::recv_some(fd.get(), discard, {.timeout = left, .cancel = &cancel});
-      if (!got || *got == 0) {
-        break;
-      }
-    }
+// Maps what the sink said about a session's lines to the session's ending.
+ending sink_ending(std::error_code error, const session& state) noexcept {
+  if (runtime::is_cancelled(error) && state.aborted()) {
+    return ending::forced;
   }
-  (void)co_await runtime::close(std::move(fd));
+  return ending::sink_failed;
+}
+
+// Logs an exception that ended one session; never throws (it may be bad_alloc).
+void log_internal_error(std::exception_ptr error) noexcept {
+  try {
+    std::rethrow_exception(std::move(error));
+  } catch (const std::exception& failure) {
+    try {
+      runtime::log_line(fmt::format("session: internal error: {}", failure.what()));
+    } catch (...) {
+      runtime::log_line("session: internal error (no memory to describe it)");
+    }
+  } catch (...) {
+    runtime::log_line("session: internal error: unknown exception");
+  }
 }
 
 }  // namespace
 
-session::session(server& owner) : m_server(owner) {
-  m_server.m_sessions.insert(this);
+session::session(server& owner) noexcept : m_server(owner), m_next(owner.m_sessions) {
+  if (m_next != nullptr) {
+    m_next->m_prev = this;
+  }
+  m_server.m_sessions = this;
   if (m_server.m_stopping) {
     m_read_cancel.request();
   }
 }
 
 session::~session() {
-  m_server.m_sessions.erase(this);
+  if (m_prev != nullptr) {
+    m_prev->m_next = m_next;
+  } else {
+    m_server.m_sessions = m_next;
+  }
+  if (m_next != nullptr) {
+    m_next->m_prev = m_prev;
+  }
   m_server.session_ended();
 }
 
@@ -159,130 +105,164 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
   session state(*this);
   const runtime::io_options io{.timeout = {}, .cancel = &state.io_cancel()};
   const runtime::io_options ack_io{.timeout = m_config.idle_timeout, .cancel = &state.io_cancel()};
-  const auto peer_text = peer.to_string();
-  if (m_config.log_connections) {
-    runtime::log_line(fmt::format("connect {}", peer_text));
-  }
-  (void)runtime::set_no_delay(fd.get());
-
   ending why = ending::eof;
   std::uint64_t lines_acked = 0;
-  if (auto sent = co_await runtime::send_all(fd.get(), m_greeting_line, io); !sent) {
-    why = ending::reset;
-  } else {
-    runtime::buffer_ring* shared_buffers = receive_buffers();
-    std::vector<char> own_buffer;  // only without shared buffers, or when they ran dry
-    protocol::line_framer framer(m_config.max_line_bytes);
-    std::vector<std::string_view> lines;
-    std::optional<clock::time_point> line_start;  // when the unfinished line began
-    for (bool reading = true; reading;) {
-      const auto limit = next_read_limit(m_config, line_start, clock::now());
-      if (limit.on_expiry == ending::line_timeout &&
-          limit.wait <= std::chrono::nanoseconds::zero()) {
-        why = limit.on_expiry;
-        break;
-      }
-      const runtime::io_options read_options{.timeout = limit.wait, .cancel = &state.read_cancel()};
-      runtime::received_buffer lease;
-      std::span<const char> chunk;
-      std::error_code read_error;
-      bool received = false;
-      if (shared_buffers != nullptr) {
-        auto got = co_await runtime::recv_pooled(fd.get(), *shared_buffers, read_options);
-        if (got) {
-          lease = std::move(*got);
-          chunk = lease.data();
-          received = true;
-        } else if (got.error() != std::errc::no_buffer_space) {
-          read_error = got.error();
-        }
-      }
-      if (!received && !read_error) {
-        if (own_buffer.empty()) {
-          own_buffer.resize(m_config.recv_buffer_bytes);
-        }
-        auto got = co_await runtime::recv_some(fd.get(), own_buffer, read_options);
-        if (got) {
-          chunk = {own_buffer.data(), *got};
-        } else {
-          read_error = got.error();
-        }
-      }
-      if (read_error) {
-        why = runtime::is_timeout(read_error)     ? limit.on_expiry
-              : runtime::is_cancelled(read_error) ? ending::shutdown
-                                                  : ending::reset;
-        break;
-      }
-      if (chunk.empty()) {
-        break;  // EOF: everything complete is acked; a trailing partial line is no message
-      }
-      m_stats.bytes += chunk.size();
-      framer.feed(chunk);
-      lines.clear();
-      for (;;) {
-        const auto frame = framer.next();
-        if (frame.kind == protocol::frame_kind::line) {
-          lines.push_back(frame.line);
-          continue;
-        }
-        if (frame.kind == protocol::frame_kind::too_long) {
-          why = ending::line_too_long;
-          reading = false;
-        }
-        break;
-      }
-      if (!framer.has_partial_line()) {
-        line_start.reset();
-      } else if (!line_start || !lines.empty()) {
-        line_start = clock::now();  // the unfinished line began in this chunk
-      }
-      if (lines.empty()) {
-        continue;
-      }
-      // The sink copies the lines at once, so the shared buffer goes back to the kernel
-      // before this session waits for anything.
-      auto written = m_sink.append(lines);
-      lease.reset();
-      if (auto outcome = co_await written; !outcome) {
-        why = ending::sink_failed;
-        break;
-      }
-      // A client that stops reading its acks stalls this send; after --idle-timeout without
-      // progress it is dropped, or a few such clients would hold every connection slot.
-      // k acks go out as slices of the prebuilt batch, one send per batch-full; inline
-      // rather than a helper coroutine, which would cost a frame allocation per receive.
-      std::error_code send_error;
-      for (std::size_t unsent = lines.size(); unsent > 0 && !send_error;) {
-        const auto slice = m_acks.slice(unsent);
-        if (auto acked = co_await runtime::send_all(fd.get(), slice, ack_io); !acked) {
-          send_error = acked.error();
-        }
-        unsent -= m_acks.acks_in(slice.size());
-      }
-      if (send_error) {
-        why = runtime::is_timeout(send_error) ? ending::stalled : ending::reset;
-        break;
-      }
-      lines_acked += lines.size();
-      m_stats.lines += lines.size();
+  std::string peer_text;
+  // Whatever goes wrong inside one session (out of memory while framing or copying lines to
+  // the sink) ends that session only; the locals of this block, its buffers, die with it.
+  try {
+    peer_text = peer.to_string();
+    if (m_config.log_connections) {
+      runtime::log_line(fmt::format("connect {}", peer_text));
     }
+    (void)runtime::set_no_delay(fd.get());
+    if (auto sent = co_await runtime::send_all(fd.get(), m_greeting_line, io); !sent) {
+      why = state.aborted() ? ending::forced : ending::reset;
+    } else {
+      runtime::buffer_ring* shared_buffers = receive_buffers();
+      std::vector<char> own_buffer;  // only without shared buffers, or when they ran dry
+      protocol::line_framer framer(m_config.max_line_bytes);
+      std::vector<std::string_view> lines;
+      std::optional<clock::time_point> line_start;  // when the unfinished line began
+      for (bool reading = true; reading;) {
+        const auto limit = next_read_limit(m_config, line_start, clock::now());
+        if (limit.on_expiry == ending::line_timeout &&
+            limit.wait <= std::chrono::nanoseconds::zero()) {
+          why = limit.on_expiry;
+          break;
+        }
+        const runtime::io_options read_options{.timeout = limit.wait,
+                                               .cancel = &state.read_cancel()};
+        runtime::received_buffer lease;
+        std::span<const char> chunk;
+        std::error_code read_error;
+        bool received = false;
+        if (shared_buffers != nullptr) {
+          auto got = co_await runtime::recv_pooled(fd.get(), *shared_buffers, read_options);
+          if (got) {
+            lease = std::move(*got);
+            chunk = lease.data();
+            received = true;
+          } else if (got.error() != std::errc::no_buffer_space) {
+            read_error = got.error();
+          }
+        }
+        if (!received && !read_error) {
+          if (own_buffer.empty()) {
+            own_buffer.resize(m_config.recv_buffer_bytes);
+          }
+          auto got = co_await runtime::recv_some(fd.get(), own_buffer, read_options);
+          if (got) {
+            chunk = {own_buffer.data(), *got};
+          } else {
+            read_error = got.error();
+          }
+        }
+        if (read_error) {
+          why = runtime::is_timeout(read_error)     ? limit.on_expiry
+                : state.aborted()                   ? ending::forced
+                : runtime::is_cancelled(read_error) ? ending::shutdown
+                                                    : ending::reset;
+          break;
+        }
+        if (chunk.empty()) {
+          break;  // EOF: everything complete is acked; a trailing partial line is no message
+        }
+        m_stats.bytes += chunk.size();
+        framer.feed(chunk);
+        lines.clear();
+        for (;;) {
+          const auto frame = framer.next();
+          if (frame.kind == protocol::frame_kind::line) {
+            lines.push_back(frame.line);
+            continue;
+          }
+          if (frame.kind == protocol::frame_kind::too_long) {
+            why = ending::line_too_long;
+            reading = false;
+          }
+          break;
+        }
+        if (!framer.has_partial_line()) {
+          line_start.reset();
+        } else if (!line_start || !lines.empty()) {
+          line_start = clock::now();  // the unfinished line began in this chunk
+        }
+        if (!lines.empty()) {
+          // The sink copies the lines at once, so the shared buffer goes back to the kernel
+          // before this session waits for anything.
+          auto written = m_sink.append(lines);
+          lease.reset();
+          if (auto outcome = co_await written; !outcome) {
+            why = sink_ending(outcome.error(), state);
+            break;
+          }
+          // A client that stops reading its acks stalls this send; after --idle-timeout
+          // without progress it is dropped, or a few such clients would hold every slot.
+          // k acks go out as slices of the prebuilt batch, one send per batch-full; inline
+          // rather than a helper coroutine, which would cost a frame allocation per receive.
+          std::error_code send_error;
+          for (std::size_t unsent = lines.size(); unsent > 0 && !send_error;) {
+            const auto slice = m_acks.slice(unsent);
+            if (auto acked = co_await runtime::send_all(fd.get(), slice, ack_io); !acked) {
+              send_error = acked.error();
+            }
+            unsent -= m_acks.acks_in(slice.size());
+          }
+          if (send_error) {
+            why = runtime::is_timeout(send_error) ? ending::stalled
+                  : state.aborted()               ? ending::forced
+                                                  : ending::reset;
+            break;
+          }
+          lines_acked += lines.size();
+          m_stats.lines += lines.size();
+        }
+        // What the chunk needed is done with; keep only the unfinished line while waiting.
+        lease.reset();
+        framer.release_memory();
+        if (lines.capacity() > k_kept_line_slots) {
+          std::vector<std::string_view>().swap(lines);
+        }
+        if (shared_buffers != nullptr) {
+          std::vector<char>().swap(own_buffer);
+        }
+      }
+    }
+  } catch (...) {
+    why = ending::internal_error;
+    log_internal_error(std::current_exception());
   }
 
-  if (const auto reason = wire_error(why)) {
+  if (const auto reason = wire_error(why); reason && !state.aborted()) {
     // With the stall limit too: a client that does not read must not hold its slot here.
     (void)co_await runtime::send_all(fd.get(), protocol::error_line(*reason), ack_io);
   }
   count(m_stats, why);
   if (m_config.log_connections) {
-    runtime::log_line(
-        fmt::format("disconnect {} lines={} ({})", peer_text, lines_acked, describe(why)));
+    try {
+      runtime::log_line(
+          fmt::format("disconnect {} lines={} ({})", peer_text, lines_acked, describe(why)));
+    } catch (const std::bad_alloc&) {
+      runtime::log_line("disconnect (no memory to describe it)");
+    }
   }
-  if (why == ending::eof || why == ending::reset || why == ending::stalled) {
-    (void)co_await runtime::close(std::move(fd));
-  } else {
-    co_await linger_and_close(std::move(fd), state.io_cancel());
+  if (lingers(why) && !state.aborted() && runtime::shutdown_write(fd.get())) {
+    // As nginx's lingering_close: read and discard until the peer closes or the deadline
+    // passes, since closing with unread input would send a reset and the peer's kernel would
+    // drop the acks and the error line still queued for it.
+    const std::unique_ptr<char[]> discard(new (std::nothrow) char[4096]);
+    const auto deadline = clock::now() + k_linger;
+    for (auto left = deadline - clock::now(); discard != nullptr && left > clock::duration::zero();
+         left = deadline - clock::now()) {
+      auto got = co_await runtime::recv_some(fd.get(), {discard.get(), 4096},
+                                             {.timeout = left, .cancel = &state.io_cancel()});
+      if (!got || *got == 0) {
+        break;
+      }
+    }
   }
+  (void)co_await runtime::close(std::move(fd));
 }
 
 }  // namespace ringline::service

@@ -18,7 +18,9 @@ struct stats {
   std::uint64_t stalled = 0;  ///< sessions dropped because the client stopped reading acks
   std::uint64_t resets = 0;   ///< sessions ended by a receive or send error
   std::uint64_t sink_errors = 0;
-  std::uint64_t accept_errors = 0;
+  std::uint64_t accept_errors = 0;    ///< runs of failed accepts (retries of one run count once)
+  std::uint64_t forced_closes = 0;    ///< sessions cut at the end of the shutdown grace
+  std::uint64_t internal_errors = 0;  ///< sessions ended by an internal failure (no memory, ...)
 
   /// Returns the counters as one `key=value` line, without a newline.
   [[nodiscard]] std::string summary() const;

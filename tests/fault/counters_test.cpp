@@ -96,6 +96,8 @@ TEST(counters_test, sigusr1_and_exit_print_the_counters_of_the_traffic) {
       {"reset", 1},
       {"sink", 0},
       {"accept", 0},
+      {"internal", 0},
+      {"forced", 0},
   };
   EXPECT_EQ(live, expected);
 

@@ -1,10 +1,17 @@
-// Running out of descriptors: with RLIMIT_NOFILE at 32, accept fails with EMFILE. The server
-// says so once, keeps serving its sessions, leaves the new connections waiting in the
-// backlog, and accepts them as soon as sessions that end free descriptors.
+// Running out of descriptors. At start the server raises its soft RLIMIT_NOFILE as far as
+// --max-connections needs, or serves fewer connections and says so. When the limit is
+// lowered under it while it runs (prlimit), accept fails with EMFILE: the server says so
+// once, keeps serving its sessions, leaves the new connections waiting in the backlog, and
+// accepts them as soon as sessions that end free descriptors.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,10 +52,12 @@ std::string ubsan_options_for_fd_exhaustion(const temp_dir& dir) {
 TEST(fd_exhaustion_test, accepts_pause_once_and_resume_when_sessions_end) {
   const temp_dir dir;
   auto options = server_options({"--sink", "none", "--quiet"});
-  options.nofile_limit = 32;
   options.env.push_back(ubsan_options_for_fd_exhaustion(dir));
   auto server = server_process::start(std::move(options), k_wait);
   auto& process = server.process();
+  // Lowered after start, under the limit the server computed its connection budget from.
+  const rlimit low{32, 32};
+  ASSERT_EQ(::prlimit(process.pid(), RLIMIT_NOFILE, &low, nullptr), 0) << std::strerror(errno);
 
   // Open connections one by one until one gets no greeting because the server logged that
   // it is out of descriptors. --quiet: the accept lines are all the server writes meanwhile.
@@ -124,6 +133,44 @@ TEST(fd_exhaustion_test, accepts_pause_once_and_resume_when_sessions_end) {
   const auto counters = parse_stats(summary);
   EXPECT_EQ(counters.at("accepted"), sessions) << summary;
   EXPECT_GE(counters.at("accept"), 1U) << summary;
+}
+
+TEST(fd_exhaustion_test, a_limit_that_cannot_be_raised_lowers_max_connections_and_says_so) {
+  const temp_dir dir;
+  auto options = server_options({"--sink", "none", "--quiet"});
+  options.nofile_limit = 40;  // soft and hard: the server cannot raise it
+  options.env.push_back(ubsan_options_for_fd_exhaustion(dir));
+  auto server = server_process::start(std::move(options), k_wait);
+  auto& process = server.process();
+  // Said before the server listens, so it is among the start-up lines.
+  std::optional<std::string> warning;
+  for (const auto& line : server.startup_lines()) {
+    if (line.find("descriptor limit: ") != std::string::npos) {
+      warning = line;
+    }
+  }
+  ASSERT_TRUE(warning) << process.stderr_so_far();
+  EXPECT_NE(warning->find("--max-connections 10000"), std::string::npos) << *warning;
+  const auto at = warning->find("serving at most ");
+  ASSERT_NE(at, std::string::npos) << *warning;
+  const auto allowed = std::stoul(warning->substr(at + 16));
+  ASSERT_GE(allowed, 1U) << *warning;
+  ASSERT_LT(allowed, 40U) << *warning;
+
+  // Up to the effective limit every client is greeted; the next one is refused at once
+  // instead of waiting ungreeted in the backlog.
+  std::vector<socket_client> greeted;
+  for (std::size_t i = 0; i < allowed; ++i) {
+    auto client = server.connect();
+    ASSERT_EQ(client.read_line(k_wait), k_greeting) << "connection " << i << "\n"
+                                                    << process.stderr_so_far();
+    greeted.push_back(std::move(client));
+  }
+  auto extra = server.connect();
+  EXPECT_EQ(extra.read_line(k_wait), k_refusal) << process.stderr_so_far();
+  greeted.clear();
+  EXPECT_EQ(server.stop(k_wait), 0) << process.stderr_so_far();
+  EXPECT_EQ(count_of(process.stderr_so_far(), "descriptor limit: "), 1U);
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ TEST(sink_sigpipe_test, closed_stdout_pipe_fails_the_sink_without_killing_the_se
   const auto first_peer = peer_text(*first);
   first->send_all("two\n");
   // No ack: the line did not reach the sink.
-  EXPECT_EQ(first->read_until_eof(k_wait), "");
+  EXPECT_EQ(first->read_until_eof(k_wait), "error: sink failed\n");
   const auto ended = wait_for_stderr_line(server.process(), "disconnect " + first_peer);
   ASSERT_TRUE(ended) << "exit code " << server.process().wait_for_exit(0ms).value_or(-1)
                      << " (141: killed by SIGPIPE); stderr:\n"
@@ -75,7 +75,7 @@ TEST(sink_sigpipe_test, closed_stdout_pipe_fails_the_sink_without_killing_the_se
   auto second = connect_greeted(server);
   ASSERT_TRUE(second);
   second->send_all("three\n");
-  EXPECT_EQ(second->read_until_eof(k_wait), "");
+  EXPECT_EQ(second->read_until_eof(k_wait), "error: sink failed\n");
   first->close();
   second->close();
   const auto code = server.stop(k_wait);

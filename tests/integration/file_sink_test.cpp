@@ -1,7 +1,10 @@
 // The file sink of the real ringline-server: appended to, never truncated, and repaired at
 // start when a crash left a torn (unterminated) last line.
 
+#include <signal.h>
+
 #include <algorithm>
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,15 +46,33 @@ class file_sink_test : public ::testing::Test {
     return found;
   }
 
+  /// Leaves the sink as a server killed mid-write would: `acked` written and acknowledged by a
+  /// real server that is then killed (its writer mark stays), then `torn` appended as the
+  /// part of a line it was writing when it died.
+  void leave_crashed_writer(const std::string& acked, const std::string& torn,
+                            std::vector<std::string> extra_args = {}) {
+    std::vector<std::string> args{"--sink", sink_path().string()};
+    args.insert(args.end(), extra_args.begin(), extra_args.end());
+    auto server = start_server(args, m_dir.file("stdout.txt"));
+    send(server, acked);
+    ASSERT_TRUE(server.process().send_signal(SIGKILL));
+    ASSERT_EQ(server.process().wait_for_exit(k_wait), 128 + SIGKILL);
+    append_file(sink_path(), torn);
+  }
+
+  static void append_file(const std::filesystem::path& path, const std::string& content) {
+    std::ofstream(path, std::ios::binary | std::ios::app) << content;
+  }
+
   temp_dir m_dir;
 };
 
-TEST_F(file_sink_test, torn_last_line_is_cut_at_start_and_the_repair_is_reported) {
-  write_file(sink_path(), "old\ntorn");
+TEST_F(file_sink_test, torn_last_line_left_by_a_killed_server_is_cut_and_the_repair_reported) {
+  leave_crashed_writer("old", "torn");
 
   auto server = start();
 
-  // Cut before the server listens, not when the first line arrives.
+  // Cut before the server accepts, not when the first line arrives.
   EXPECT_EQ(read_file(sink_path()), "old\n");
   const auto repairs = repair_lines(server);
   ASSERT_EQ(repairs.size(), 1U) << server.process().stderr_so_far();
@@ -64,8 +85,10 @@ TEST_F(file_sink_test, torn_last_line_is_cut_at_start_and_the_repair_is_reported
   EXPECT_EQ(read_file(m_dir.file("stdout.txt")), "");
 }
 
-TEST_F(file_sink_test, torn_tail_longer_than_one_read_block_is_cut) {
-  write_file(sink_path(), "old\n" + std::string(100'000, 'x'));
+TEST_F(file_sink_test, torn_line_as_long_as_the_killed_servers_line_limit_is_cut) {
+  // The killed server allowed lines of 200,000 bytes; the next one is started with the
+  // default 65,536, and still repairs what its predecessor can have left.
+  leave_crashed_writer("old", std::string(100'000, 'x'), {"--max-line-bytes", "200000"});
 
   auto server = start();
 
@@ -78,16 +101,87 @@ TEST_F(file_sink_test, torn_tail_longer_than_one_read_block_is_cut) {
   EXPECT_EQ(read_file(sink_path()), "old\nnew\n");
 }
 
-TEST_F(file_sink_test, file_holding_only_a_torn_line_is_emptied) {
-  write_file(sink_path(), "torn without any newline");
+TEST_F(file_sink_test, tail_longer_than_any_line_the_killed_server_took_is_never_cut) {
+  const std::string tail(70'000, 'x');  // over --max-line-bytes 65536 + '\r'
+  leave_crashed_writer("old", tail);
 
-  auto server = start();
+  const auto refused =
+      run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
 
-  EXPECT_EQ(read_file(sink_path()), "");
-  EXPECT_EQ(repair_lines(server).size(), 1U) << server.process().stderr_so_far();
-  send(server, "new");
-  EXPECT_EQ(server.stop(k_wait), 0);
-  EXPECT_EQ(read_file(sink_path()), "new\n");
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_NE(refused.err.find("refusing to cut it"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find(sink_path().string()), std::string::npos) << refused.err;
+  EXPECT_EQ(read_file(sink_path()), "old\n" + tail);
+}
+
+TEST_F(file_sink_test, unterminated_line_no_server_wrote_is_never_cut) {
+  // A file another program wrote: notes without a final newline, or no newline at all.
+  for (const std::string& content :
+       {std::string("my notes\nthe last line has no newline"), std::string(298'830, 'n')}) {
+    write_file(sink_path(), content);
+
+    const auto refused =
+        run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
+
+    EXPECT_EQ(refused.exit_code, 1) << refused.err;
+    EXPECT_NE(refused.err.find("refusing to cut it"), std::string::npos) << refused.err;
+    EXPECT_EQ(read_file(sink_path()), content);
+  }
+}
+
+TEST_F(file_sink_test, after_a_clean_stop_a_later_unterminated_tail_is_not_ours) {
+  {
+    auto server = start();
+    send(server, "one");
+    EXPECT_EQ(server.stop(k_wait), 0);
+  }
+  append_file(sink_path(), "written by someone else");
+
+  const auto refused =
+      run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
+
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_EQ(read_file(sink_path()), "one\nwritten by someone else");
+}
+
+TEST_F(file_sink_test, second_server_on_the_same_file_exits_naming_it_and_the_holder) {
+  auto first = start();
+  send(first, "acked by the first");
+  // What a crash of the first would leave mid-write; the second must not touch it either.
+  append_file(sink_path(), "partial");
+
+  const auto second =
+      run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
+
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find(sink_path().string()), std::string::npos) << second.err;
+  EXPECT_NE(second.err.find("in use by another process (pid " +
+                            std::to_string(first.process().pid()) + ")"),
+            std::string::npos)
+      << second.err;
+  EXPECT_EQ(read_file(sink_path()), "acked by the first\npartial");
+  EXPECT_EQ(first.process().send_signal(SIGKILL), true);
+  (void)first.process().wait_for_exit(k_wait);
+}
+
+TEST_F(file_sink_test, second_server_on_a_taken_port_never_touches_the_file) {
+  auto first = start();
+  send(first, "acked");
+  append_file(sink_path(), "partial");
+
+  const auto second =
+      run_program({test_support::server_path(), "--port", std::to_string(first.port()), "--sink",
+                   m_dir.file("other.log").string()});
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  // It never got as far as the sink: not even creating it.
+  EXPECT_FALSE(std::filesystem::exists(m_dir.file("other.log")));
+
+  const auto third = run_program({test_support::server_path(), "--port",
+                                  std::to_string(first.port()), "--sink", sink_path().string()});
+  EXPECT_EQ(third.exit_code, 1) << third.err;
+  EXPECT_EQ(read_file(sink_path()), "acked\npartial");
+  EXPECT_EQ(first.process().send_signal(SIGKILL), true);
+  (void)first.process().wait_for_exit(k_wait);
 }
 
 TEST_F(file_sink_test, complete_file_is_appended_to_without_repair) {

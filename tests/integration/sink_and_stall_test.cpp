@@ -25,8 +25,9 @@ TEST(sink_and_stall_test, closed_stdout_sink_is_an_error_not_a_crash) {
   auto client = socket_client::connect(server.host(), server.port());
   ASSERT_EQ(client.read_line(k_wait), std::string(k_greeting));
   client.send_all("never acknowledged\n");
-  // The line could not be written, so it is not acknowledged: the session just ends.
-  EXPECT_EQ(client.read_until_eof(k_wait), "");
+  // The line could not be written, so it is not acknowledged: the session ends with the
+  // protocol's error line instead.
+  EXPECT_EQ(client.read_until_eof(k_wait), "error: sink failed\n");
   EXPECT_TRUE(wait_for_stderr_line(server.process(), "sink: write failed: Broken pipe", k_wait));
   EXPECT_TRUE(wait_for_stderr_line(server.process(), "(sink failed)", k_wait));
 

@@ -1,6 +1,11 @@
 #include "service/sink.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include <fstream>
 #include <map>
@@ -50,10 +55,17 @@ TEST(sink_test, appends_lines_to_an_existing_file) {
   EXPECT_EQ(read_file(path), std::string("old\na\n\nb\0c\n", 11));
 }
 
-TEST(sink_test, cuts_a_torn_last_line_at_open) {
+/// Marks `path` as a crashed server would leave it: its writer mark still set.
+void mark_as_crashed_writer(const std::filesystem::path& path, std::string_view value) {
+  ASSERT_EQ(::setxattr(path.c_str(), "user.ringline.writer", value.data(), value.size(), 0), 0)
+      << std::strerror(errno);
+}
+
+TEST(sink_test, cuts_a_torn_last_line_a_crashed_writer_left) {
   test_support::temp_dir dir;
   const auto path = dir.file("log");
   write_file(path, "kept\ntorn");
+  mark_as_crashed_writer(path, "pid=1 max_line_bytes=65536");
   auto opened = sink::open(path.string());
   ASSERT_TRUE(opened);
   EXPECT_EQ((*opened)->repaired_bytes(), 4U);
@@ -62,14 +74,65 @@ TEST(sink_test, cuts_a_torn_last_line_at_open) {
   EXPECT_EQ(read_file(path), "kept\nnext\n");
 }
 
-TEST(sink_test, file_of_only_a_torn_line_is_emptied) {
+TEST(sink_test, cuts_a_file_of_one_torn_line_no_longer_than_the_writers_limit) {
   test_support::temp_dir dir;
   const auto path = dir.file("log");
-  write_file(path, std::string(100'000, 'x'));
+  write_file(path, std::string(100'001, 'x'));  // a 100,000-byte line and its '\r'
+  mark_as_crashed_writer(path, "pid=1 max_line_bytes=100000");
   auto opened = sink::open(path.string());
   ASSERT_TRUE(opened);
-  EXPECT_EQ((*opened)->repaired_bytes(), 100'000U);
+  EXPECT_EQ((*opened)->repaired_bytes(), 100'001U);
   EXPECT_EQ(read_file(path), "");
+}
+
+TEST(sink_test, refuses_a_tail_longer_than_the_writers_limit) {
+  test_support::temp_dir dir;
+  const auto path = dir.file("log");
+  const std::string content = "a\n" + std::string(1002, 'x');
+  write_file(path, content);
+  mark_as_crashed_writer(path, "pid=1 max_line_bytes=1000");
+  std::string why;
+  auto opened = sink::open(path.string(), sink_options{}, why);
+  EXPECT_FALSE(opened);
+  EXPECT_NE(why.find("longer than 1001 bytes"), std::string::npos) << why;
+  EXPECT_EQ(read_file(path), content);
+}
+
+TEST(sink_test, refuses_an_unterminated_tail_without_a_writer_mark) {
+  test_support::temp_dir dir;
+  const auto path = dir.file("log");
+  write_file(path, "notes\nno newline");
+  std::string why;
+  auto opened = sink::open(path.string(), sink_options{}, why);
+  EXPECT_FALSE(opened);
+  EXPECT_NE(why.find("unterminated line of 10 bytes"), std::string::npos) << why;
+  EXPECT_EQ(read_file(path), "notes\nno newline");
+}
+
+TEST(sink_test, a_second_open_of_the_same_file_is_refused) {
+  test_support::temp_dir dir;
+  const auto path = dir.file("log");
+  auto first = sink::open(path.string());
+  ASSERT_TRUE(first);
+  std::string why;
+  auto second = sink::open(path.string(), sink_options{}, why);
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), std::errc::operation_would_block);
+  EXPECT_NE(why.find("pid " + std::to_string(::getpid())), std::string::npos) << why;
+}
+
+TEST(sink_test, clean_stop_removes_the_writer_mark) {
+  test_support::temp_dir dir;
+  const auto path = dir.file("log");
+  {
+    auto opened = sink::open(path.string());
+    ASSERT_TRUE(opened);
+    EXPECT_GT(::getxattr(path.c_str(), "user.ringline.writer", nullptr, 0), 0);
+    runtime::event_loop loop;
+    loop.run(append_all(opened->get(), {{"line"}}));
+  }
+  EXPECT_LT(::getxattr(path.c_str(), "user.ringline.writer", nullptr, 0), 0);
+  EXPECT_EQ(errno, ENODATA);
 }
 
 runtime::task<void> append_repeatedly(sink* target, int id, int* remaining,
