@@ -1,8 +1,8 @@
-// What an idle session keeps: whatever it handled before (a burst of pipelined lines, lines
-// near --max-line-bytes), once it waits for input again it holds no more heap than a fresh
-// session. Live heap bytes are counted by replacing the global allocation functions in this
-// executable, so the numbers are exact and do not depend on how malloc returns memory to the
-// system.
+// What a session costs and what its failures cost others. What an idle session keeps: whatever it
+// handled before (a burst of pipelined lines, lines near --max-line-bytes), once it waits for input
+// again it holds no more heap than a fresh session. Live heap bytes are counted by replacing the
+// global allocation functions in this executable, so the numbers are exact and do not depend on how
+// malloc returns memory to the system.
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -21,11 +21,17 @@
 
 namespace {
 std::atomic<long long> g_live_bytes{0};
+// Allocations of this many bytes or more fail with bad_alloc (0: none fails).
+std::atomic<std::size_t> g_fail_from_bytes{0};
 
 // Each block carries its size in front, so delete knows what it frees.
 constexpr std::size_t k_header = alignof(std::max_align_t);
 
 void* counted_allocate(std::size_t size) {
+  const auto limit = g_fail_from_bytes.load();
+  if (limit != 0 && size >= limit) {
+    throw std::bad_alloc();
+  }
   auto* block = static_cast<unsigned char*>(std::malloc(size + k_header));
   if (block == nullptr) {
     throw std::bad_alloc();
@@ -181,6 +187,71 @@ TEST(session_memory_test, idle_session_returns_to_a_small_bound_after_a_burst) {
   // Nothing of the burst stays: at most a few bytes of bookkeeping differ.
   EXPECT_LE(result.after_burst_per_session, result.fresh_per_session + 64)
       << "fresh " << result.fresh_per_session << " after burst " << result.after_burst_per_session;
+}
+
+// One session runs out of memory framing a long line; another, and the server, go on.
+runtime::task<void> exhaust_one_session(std::string* doomed_reply, std::string* other_reply) {
+  auto& loop = runtime::event_loop::current();
+  auto lines = std::move(*sink::open("none"));
+  auto settings = test_config();
+  settings.max_line_bytes = std::size_t{8} << 20;
+  server running(settings, *lines);
+  loop.spawn(lines->run());
+  int doomed[2];
+  int other[2];
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, doomed), 0);
+  EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, other), 0);
+  const test_support::unique_fd doomed_client(doomed[1]);
+  const test_support::unique_fd other_client(other[1]);
+  running.adopt(runtime::unique_fd(doomed[0]), runtime::address());
+  running.adopt(runtime::unique_fd(other[0]), runtime::address());
+  std::vector<char> buffer(64 * 1024);
+  for (const int fd : {doomed[1], other[1]}) {
+    auto got = co_await runtime::recv_some(fd, {buffer.data(), 8});
+    EXPECT_TRUE(got && *got == 8);
+  }
+
+  g_fail_from_bytes = std::size_t{1} << 20;
+  {
+    // 2 MiB without a newline: the unfinished line outgrows what may be allocated.
+    const std::string part(256 * 1024, 'x');
+    for (int i = 0; i < 8; ++i) {
+      if (!co_await runtime::send_all(doomed[1], part)) {
+        break;  // the session has ended and closed
+      }
+    }
+  }
+  ::shutdown(doomed[1], SHUT_WR);
+  for (;;) {
+    auto got = co_await runtime::recv_some(doomed[1], buffer);
+    if (!got || *got == 0) {
+      break;
+    }
+    doomed_reply->append(buffer.data(), *got);
+  }
+  g_fail_from_bytes = 0;
+
+  EXPECT_TRUE(co_await runtime::send_all(other[1], std::string("still here\n")));
+  auto got = co_await runtime::recv_some(other[1], buffer);
+  if (got) {
+    other_reply->assign(buffer.data(), *got);
+  }
+  ::shutdown(other[1], SHUT_WR);
+  co_await running.wait_for_sessions();
+  EXPECT_EQ(running.counters().internal_errors, 1U);
+  lines->stop();
+  co_await loop.wait_for_spawned();
+}
+
+TEST(session_memory_test, out_of_memory_in_one_session_ends_only_that_session) {
+  std::string doomed_reply;
+  std::string other_reply;
+  {
+    runtime::event_loop loop;
+    loop.run(exhaust_one_session(&doomed_reply, &other_reply));  // throws nothing
+  }
+  EXPECT_EQ(doomed_reply, "error: internal error\n");
+  EXPECT_EQ(other_reply, "ok\n");
 }
 
 }  // namespace
