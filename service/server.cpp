@@ -12,6 +12,7 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
+#include "runtime/resolve.hpp"
 #include "runtime/socket.hpp"
 #include "service/session.hpp"
 
@@ -35,21 +36,37 @@ server::server(config settings, sink& lines)
       m_greeting_line(protocol::make_line(m_config.greeting)) {}
 
 runtime::result<void> server::listen() {
-  auto where = runtime::address::parse(m_config.host, m_config.port);
-  if (!where) {
-    return where.error();
+  // Resolved once, here at start: the listener keeps the address it was bound to, whatever
+  // DNS says later. getaddrinfo's first address is its preferred one; a later one is tried
+  // only when the machine lacks the first one's family or address (no IPv6, say), never to
+  // dodge a port in use.
+  auto candidates = runtime::resolve(m_config.host, m_config.port);
+  if (!candidates) {
+    return candidates.error();
   }
-  auto listener = runtime::listen_tcp(*where);
-  if (!listener) {
-    return listener.error();
+  std::error_code first_error;
+  for (const auto& where : *candidates) {
+    auto listener = runtime::listen_tcp(where);
+    if (!listener) {
+      if (!first_error) {
+        first_error = listener.error();
+      }
+      const auto error = listener.error();
+      if (error == std::errc::address_not_available ||
+          error == std::errc::address_family_not_supported) {
+        continue;
+      }
+      return error;
+    }
+    auto bound = runtime::local_address(listener->get());
+    if (!bound) {
+      return bound.error();
+    }
+    m_listener = std::move(*listener);
+    m_local = *bound;
+    return {};
   }
-  auto bound = runtime::local_address(listener->get());
-  if (!bound) {
-    return bound.error();
-  }
-  m_listener = std::move(*listener);
-  m_local = *bound;
-  return {};
+  return first_error;
 }
 
 runtime::task<void> server::run() {
