@@ -70,8 +70,9 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
       runtime::log_line(running.counters().summary());
       continue;
     }
-    runtime::log_line(fmt::format("signal {}: shutting down (grace {}s)", *signal_number,
-                                  settings.shutdown_grace.count()));
+    runtime::log_line(fmt::format(
+        "signal {}: shutting down (grace {}s)", *signal_number,
+        std::chrono::duration_cast<std::chrono::seconds>(settings.shutdown_grace).count()));
     break;
   }
   runtime::cancellation stop_watching;
