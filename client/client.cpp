@@ -1,12 +1,16 @@
 #include "client/client.hpp"
 
 #include <exception>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "protocol/errc.hpp"
+#include "runtime/error.hpp"
 #include "runtime/event.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
+#include "runtime/resolve.hpp"
 #include "runtime/socket.hpp"
 
 namespace ringline::client {
@@ -18,12 +22,23 @@ constexpr std::size_t k_send_batch_bytes = std::size_t{64} * 1024;
 // What the sender and the reader of one conversation share; lives in converse()'s frame.
 struct shared_state {
   int fd = -1;
-  std::uint64_t sent = 0;
+  std::uint64_t handed = 0;  // lines taken from the source; each is owed an ack
+  std::uint64_t sent = 0;    // lines whose send completed
   bool sender_done = false;
   std::error_code sender_error;
   runtime::cancellation stop_sender;
   runtime::event sender_finished;
+  // Set while the reader waits without a limit because no reply is owed. The sender requests
+  // it when that changes (lines handed over, or no more to come), so the reader wakes and
+  // waits again, now with the reply limit: a receive's timeout is fixed when it is submitted.
+  runtime::cancellation* wake_reader = nullptr;
 };
+
+void wake_reader(shared_state& state) noexcept {
+  if (state.wake_reader != nullptr) {
+    std::exchange(state.wake_reader, nullptr)->request();
+  }
+}
 
 // Sends every line, then half-closes: the server acks what it has and closes in turn, so the
 // reader sees the end of the stream even if the last ack raced with the last send.
@@ -41,6 +56,10 @@ runtime::task<void> send_everything(line_source& lines, shared_state& state) {
       (void)runtime::shutdown_write(state.fd);
       break;
     }
+    // Owed from now: the reply limit runs while the send is under way, so a server that
+    // neither reads nor acks (the send blocks on a full window) is caught as well.
+    state.handed += *count;
+    wake_reader(state);
     if (auto sent = co_await runtime::send_all(state.fd, batch, io); !sent) {
       state.sender_error = sent.error();
       break;
@@ -48,7 +67,23 @@ runtime::task<void> send_everything(line_source& lines, shared_state& state) {
     state.sent += *count;
   }
   state.sender_done = true;
+  wake_reader(state);
   state.sender_finished.set();
+}
+
+// Opens a socket and connects it to `where` within `timeout` (zero: no limit).
+runtime::task<runtime::result<runtime::unique_fd>> connect_to(runtime::address where,
+                                                              std::chrono::milliseconds timeout) {
+  auto socket = runtime::open_tcp_socket(where.family());
+  if (!socket) {
+    co_return socket.error();
+  }
+  const runtime::io_options io{.timeout = timeout, .cancel = nullptr};
+  if (auto connected = co_await runtime::connect(socket->get(), where, io); !connected) {
+    co_return connected.error();
+  }
+  (void)runtime::set_no_delay(socket->get());
+  co_return std::move(*socket);
 }
 
 }  // namespace
@@ -59,19 +94,26 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
                                                              conversation_result* progress) {
   conversation_result local_progress;
   conversation_result& done = progress != nullptr ? *progress : local_progress;
-  auto where = runtime::address::parse(options.host, options.port);
-  if (!where) {
-    co_return where.error();
+  // Resolved once: `localhost` may name ::1 and 127.0.0.1, and the server may listen on
+  // either, so each address is tried in order; the last error tells why none answered.
+  auto candidates = runtime::resolve(options.host, options.port);
+  if (!candidates) {
+    co_return candidates.error();
   }
-  auto socket = runtime::open_tcp_socket(where->family());
+  std::optional<runtime::unique_fd> socket;
+  std::error_code connect_error;
+  for (const auto& where : *candidates) {
+    auto attempt = co_await connect_to(where, options.timeout);
+    if (attempt) {
+      socket = std::move(*attempt);
+      break;
+    }
+    connect_error = attempt.error();
+  }
   if (!socket) {
-    co_return socket.error();
+    co_return connect_error;
   }
-  const runtime::io_options io{.timeout = options.timeout, .cancel = nullptr};
-  if (auto connected = co_await runtime::connect(socket->get(), *where, io); !connected) {
-    co_return connected.error();
-  }
-  (void)runtime::set_no_delay(socket->get());
+  done.connected = true;
 
   shared_state state;
   state.fd = socket->get();
@@ -79,25 +121,31 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
   protocol::reply_parser parser(options.greeting, options.ack);
   std::vector<char> buffer(std::size_t{64} * 1024);
   std::error_code failure;
-  bool greeted = false;
   // Whatever ends the reading, an exception from on_reply included, the sender is stopped
   // and awaited first: it refers to `state`, which lives in this frame.
   std::exception_ptr thrown;
   try {
-    while (!failure && !(state.sender_done && done.acked >= state.sent)) {
+    while (!failure && !(state.sender_done && done.acked >= state.handed)) {
       // The reply limit applies only while a reply is owed: an interactive --stdin user who
-      // pauses is not a dead server.
-      const bool reply_owed = !greeted || done.acked < state.sent;
-      const runtime::io_options read_io{
-          .timeout = reply_owed ? options.timeout : std::chrono::milliseconds::zero(),
-          .cancel = nullptr};
+      // pauses is not a dead server. Otherwise the sender may wake this wait (wake_reader).
+      const bool reply_owed = !done.greeted || done.acked < state.handed;
+      runtime::cancellation wake;
+      runtime::io_options read_io{.timeout = options.timeout, .cancel = nullptr};
+      if (!reply_owed) {
+        read_io = {.timeout = std::chrono::milliseconds::zero(), .cancel = &wake};
+        state.wake_reader = &wake;
+      }
       auto got = co_await runtime::recv_some(socket->get(), buffer, read_io);
+      state.wake_reader = nullptr;
+      if (!got && wake.requested() && runtime::is_cancelled(got.error())) {
+        continue;  // woken by the sender: wait again, with the limit if a reply is owed now
+      }
       if (!got) {
         failure = got.error();
         break;
       }
       if (*got == 0) {
-        if (!state.sender_done || done.acked < state.sent) {
+        if (!state.sender_done || done.acked < state.handed) {
           failure = std::make_error_code(std::errc::connection_reset);
         }
         break;
@@ -108,8 +156,8 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
         on_reply(reply);
         switch (reply.kind) {
           case protocol::reply_kind::greeting:
-            if (!greeted) {
-              greeted = true;
+            if (!done.greeted) {
+              done.greeted = true;
               sender_started = true;
               runtime::event_loop::current().spawn(send_everything(lines, state));
               break;
@@ -118,8 +166,8 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
             break;
           case protocol::reply_kind::ack:
             // An ack may be read before the send it answers has reported completion, so acked
-            // can run ahead of sent for a moment; only the final count is checked.
-            if (!greeted) {
+            // can run ahead of sent for a moment, though never ahead of handed.
+            if (!done.greeted) {
               failure = protocol::errc::unexpected_reply;
               break;
             }
@@ -140,10 +188,12 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
       }
       on_reply(protocol::reply{protocol::reply_kind::need_more, {}});  // the batch is handled
       done.sent = state.sent;
+      done.handed = state.handed;
     }
   } catch (...) {
     thrown = std::current_exception();
   }
+  state.wake_reader = nullptr;
   if (sender_started) {
     // The sender refers to this frame; it must end before the frame does.
     state.stop_sender.request();
@@ -153,6 +203,7 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
     std::rethrow_exception(thrown);
   }
   done.sent = state.sent;
+  done.handed = state.handed;
   if (!failure && state.sender_error) {
     failure = state.sender_error;
   }

@@ -17,11 +17,15 @@ namespace ringline::client {
 
 /// Where to connect and what the server's lines look like.
 struct client_options {
+  /// An IP literal or a name; a name is resolved once, before connecting (see converse).
   std::string host = "127.0.0.1";
   std::uint16_t port = 10008;
   std::string greeting{protocol::default_greeting};
   std::string ack{protocol::default_ack};
-  /// Longest wait for the connection and for each reply (zero: no limit).
+  /// Longest wait for each connection attempt, and longest silence while a reply is owed:
+  /// the greeting, or an ack for a line handed to the connection (zero: no limit). While
+  /// nothing is owed (every line so far acked, the source has no more yet) there is no limit,
+  /// so an interactive user may pause.
   std::chrono::milliseconds timeout{30'000};
 };
 
@@ -43,18 +47,31 @@ using reply_handler = std::function<void(const protocol::reply& reply)>;
 
 /// What a conversation achieved.
 struct conversation_result {
+  /// Lines whose send completed.
   std::uint64_t sent = 0;
+  /// Lines taken from the source and handed to the connection: `sent` plus those of a send
+  /// that was still under way when the conversation ended. Each of them is owed an ack.
+  std::uint64_t handed = 0;
   std::uint64_t acked = 0;
+  /// True once a connection was made, and once the greeting was read.
+  bool connected = false;
+  bool greeted = false;
 };
 
 /// Holds one conversation on the current thread's event loop: connects, reads the greeting,
 /// sends every line from `lines` (pipelined: sending does not wait for acks), reads one
 /// ack per line, then closes. Every server line goes to `on_reply`.
 ///
-/// Errors: the connect error (ECONNREFUSED, ...); protocol::errc::server_full when the
-/// server answered "not connect"; protocol::errc::unexpected_reply for an error line or any
-/// other unexpected line; std::errc::connection_reset / timed_out when the connection was
-/// lost or went quiet before every line was acknowledged (`progress` still counts what was).
+/// The host is resolved once (runtime::resolve; a name blocks this thread on getaddrinfo,
+/// a literal does not) and each address is tried in turn until one connects.
+///
+/// Errors: a runtime::resolver_category() code when the name does not resolve; the connect
+/// error of the last address tried (ECONNREFUSED, timed_out, ...); protocol::errc::server_full
+/// when the server answered "not connect"; protocol::errc::unexpected_reply for an error line
+/// or any other unexpected line; std::errc::connection_reset when the connection was lost
+/// before every line was acknowledged; std::errc::timed_out when no greeting, or no ack for
+/// lines owed one, came within options.timeout. `progress` tells these apart (connected,
+/// greeted) and still counts what was sent and acknowledged.
 runtime::task<runtime::result<conversation_result>> converse(client_options options,
                                                              line_source& lines,
                                                              reply_handler on_reply,

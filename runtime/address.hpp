@@ -32,6 +32,8 @@ class address {
   /// Returns AF_INET, AF_INET6, or AF_UNSPEC for an empty address.
   [[nodiscard]] int family() const noexcept { return m_storage.ss_family; }
   [[nodiscard]] std::uint16_t port() const noexcept;
+  /// Sets the port of an IPv4 or IPv6 address; an empty address stays empty.
+  void set_port(std::uint16_t port) noexcept;
 
   /// Returns the host literal, without brackets (`::1`).
   [[nodiscard]] std::string host() const;
@@ -42,5 +44,9 @@ class address {
   sockaddr_storage m_storage;
   socklen_t m_size = 0;
 };
+
+/// Checks a port number's text for a command line: returns an empty string for a whole
+/// number in 0..65535, otherwise the reason in words (`70000 is out of range 0..65535`).
+[[nodiscard]] std::string check_port(std::string_view text);
 
 }  // namespace ringline::runtime

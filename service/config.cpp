@@ -1,15 +1,27 @@
 #include "service/config.hpp"
 
+#include <sys/stat.h>
+
+#include <cstdio>
+
 #include <CLI/CLI.hpp>
 
 #include "protocol/messages.hpp"
-#include "runtime/address.hpp"
+#include "runtime/duration.hpp"
+#include "runtime/resolve.hpp"
 
 namespace ringline::service {
 
 namespace {
 
+constexpr auto k_longest_timeout = std::chrono::hours(365 * 24);
+constexpr auto k_longest_grace = std::chrono::hours(1);
+
 std::string check_line_text(const std::string& text) {
+  if (text.size() > k_max_message_text_bytes) {
+    return std::to_string(text.size()) + " bytes is longer than the limit of " +
+           std::to_string(k_max_message_text_bytes);
+  }
   if (!protocol::validate_message_text(text)) {
     return "must not contain CR or LF";
   }
@@ -17,10 +29,51 @@ std::string check_line_text(const std::string& text) {
 }
 
 std::string check_host(const std::string& host) {
-  if (!runtime::address::parse(host, 0)) {
-    return "must be an IPv4 or IPv6 address literal such as 127.0.0.1 or ::1";
+  auto found = runtime::resolve(host, 0);
+  if (!found) {
+    return "cannot resolve '" + host + "': " + found.error().message();
   }
   return {};
+}
+
+// Binds a duration option to `target`, with the parser both programs share; the check runs
+// before the callback, so the callback's parse cannot fail.
+CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::milliseconds& target,
+                          std::chrono::milliseconds longest, const std::string& help) {
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&target](const std::string& text) {
+            target = runtime::parse_duration(text).value_or(target);
+          },
+          help)
+      ->check([longest](const std::string& text) { return runtime::check_duration(text, longest); })
+      ->type_name("DURATION")
+      ->default_str(runtime::format_duration(target));
+}
+
+// fdatasync on anything but a regular file promises nothing: /dev/null and pipes accept it and
+// keep no data, a directory cannot be appended to. A path that does not exist yet is created
+// as a regular file, so it is fine.
+std::string check_durable_sink(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0 || S_ISREG(info.st_mode)) {
+    return {};
+  }
+  const char* what = "not a regular file";
+  if (S_ISDIR(info.st_mode)) {
+    what = "a directory";
+  } else if (S_ISCHR(info.st_mode)) {
+    what = "a character device";
+  } else if (S_ISBLK(info.st_mode)) {
+    what = "a block device";
+  } else if (S_ISFIFO(info.st_mode)) {
+    what = "a pipe (FIFO)";
+  } else if (S_ISSOCK(info.st_mode)) {
+    what = "a socket";
+  }
+  return "--durable: " + path + " is " + what +
+         ", not a regular file, so fdatasync cannot make lines durable there";
 }
 
 }  // namespace
@@ -29,19 +82,20 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   config settings;
   settings.greeting = protocol::default_greeting;
   settings.ack = protocol::default_ack;
-  long idle_seconds = settings.idle_timeout.count();
-  long grace_seconds = settings.shutdown_grace.count();
-  long line_seconds = settings.line_timeout.count();
   bool quiet = false;
 
   CLI::App app{
       "ringline-server: a line-oriented TCP service that acknowledges every line "
       "once it reached its sink."};
-  app.set_version_flag("--version", "ringline-server " RINGLINE_VERSION);
-  app.add_option("--host", settings.host, "Address to listen on (IPv4 or IPv6 literal)")
+  // A repeated option takes its last value, as GNU tools do (CLI11 would reject it).
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  app.set_version_flag("-V,--version", "ringline-server " RINGLINE_VERSION);
+  app.add_option("--host", settings.host,
+                 "Address to listen on: an IPv4/IPv6 literal or a name, resolved once at start")
       ->check(check_host)
       ->capture_default_str();
-  app.add_option("--port", settings.port, "TCP port; 0 picks a free one (printed at start)")
+  app.add_option("-p,--port", settings.port, "TCP port; 0 picks a free one (printed at start)")
+      ->check(runtime::check_port)
       ->capture_default_str();
   app.add_option("--greeting", settings.greeting, "Line sent to every new client")
       ->check(check_line_text)
@@ -57,24 +111,21 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                  "Concurrent sessions; clients beyond get 'not connect'")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1} << 24))
       ->capture_default_str();
-  app.add_option("--idle-timeout", idle_seconds,
-                 "Seconds a session may send nothing before 'error: idle timeout' (0: never)")
-      ->check(CLI::Range(0L, 365L * 24 * 3600))
-      ->capture_default_str();
-  app.add_option("--line-timeout", line_seconds,
-                 "Seconds a line may stay unfinished before 'error: line timeout' (0: never)")
-      ->check(CLI::Range(0L, 365L * 24 * 3600))
-      ->capture_default_str();
-  app.add_option("--shutdown-grace", grace_seconds,
-                 "Seconds SIGINT/SIGTERM waits for sessions before closing them")
-      ->check(CLI::Range(0L, 3600L))
-      ->capture_default_str();
+  add_duration(app, "--idle-timeout", settings.idle_timeout, k_longest_timeout,
+               "How long a session may send nothing before 'error: idle timeout' (0: never)");
+  add_duration(app, "--line-timeout", settings.line_timeout, k_longest_timeout,
+               "How long a line may stay unfinished before 'error: line timeout' (0: never)");
+  add_duration(app, "--sink-timeout", settings.sink_timeout, k_longest_timeout,
+               "How long a session may wait for its lines to reach the sink before "
+               "'error: sink failed' (0: never)");
+  add_duration(app, "--shutdown-grace", settings.shutdown_grace, k_longest_grace,
+               "How long SIGINT/SIGTERM waits for sessions before closing them");
   app.add_option("--sink", settings.sink,
                  "Where received lines go: stdout, none, or a file path (appended to)")
       ->capture_default_str();
   app.add_flag("--durable", settings.durable,
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
-  app.add_flag("--quiet", quiet, "Do not log each connect and disconnect");
+  app.add_flag("-q,--quiet", quiet, "Do not log each connect and disconnect");
 
   try {
     app.parse(argc, argv);
@@ -90,9 +141,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     (void)std::fprintf(stderr, "--sink: must be stdout, none or a file path\n");
     return {std::nullopt, 2};
   }
-  settings.idle_timeout = std::chrono::seconds(idle_seconds);
-  settings.shutdown_grace = std::chrono::seconds(grace_seconds);
-  settings.line_timeout = std::chrono::seconds(line_seconds);
+  if (settings.durable) {
+    if (const auto problem = check_durable_sink(settings.sink); !problem.empty()) {
+      (void)std::fprintf(stderr, "%s\n", problem.c_str());
+      return {std::nullopt, 2};
+    }
+  }
   settings.log_connections = !quiet;
   return {std::move(settings), 0};
 }

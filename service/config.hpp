@@ -9,9 +9,15 @@
 
 namespace ringline::service {
 
+/// The longest --greeting or --ack text, in bytes. The server prebuilds a buffer of many ack
+/// lines, so an unbounded --ack would cost memory in proportion at start.
+inline constexpr std::size_t k_max_message_text_bytes = 1024;
+
 /// Everything ringline-server can be told on its command line, with the defaults that make
 /// it byte-compatible with the original PHP server.
 struct config {
+  /// An IP literal or a name. A name is resolved once, at start (server::listen binds the first
+  /// address getaddrinfo gives); a later DNS change needs a restart.
   std::string host = "127.0.0.1";
   std::uint16_t port = 10008;
   std::string greeting;  ///< line text without '\n'; set to protocol::default_greeting
@@ -19,13 +25,14 @@ struct config {
   std::size_t max_line_bytes = 65536;
   std::size_t max_connections = 10000;
   /// A session that sends nothing for this long is closed; zero turns the limit off.
-  std::chrono::seconds idle_timeout{300};
+  std::chrono::milliseconds idle_timeout{std::chrono::seconds(300)};
   /// A line that stays unfinished this long is cut (slow-loris defence); zero: no limit.
-  std::chrono::seconds line_timeout{60};
+  std::chrono::milliseconds line_timeout{std::chrono::seconds(60)};
   /// How long SIGINT/SIGTERM waits for sessions to finish before closing them by force.
-  std::chrono::seconds shutdown_grace{5};
-  /// How long a session may wait for its lines to reach the sink; zero: no limit.
-  std::chrono::milliseconds sink_timeout{60'000};
+  std::chrono::milliseconds shutdown_grace{std::chrono::seconds(5)};
+  /// How long a session may wait for its lines to reach the sink before it gets
+  /// `error: sink failed`; zero: it waits as long as the sink takes.
+  std::chrono::milliseconds sink_timeout{std::chrono::seconds(60)};
   /// `stdout`, `none`, or the path of a file that is appended to.
   std::string sink = "stdout";
   /// Acks wait until their lines are on disk (fdatasync per group of lines); file sinks only.
@@ -43,6 +50,11 @@ struct parse_outcome {
 };
 
 /// Parses ringline-server's arguments; prints help, version and usage errors itself.
+///
+/// Durations take units (`300`, `300s`, `5m`, `1h`, `250ms`; a bare number is seconds). A
+/// repeated option takes its last value, as GNU tools do. A --host name is resolved here to
+/// check it, which may wait on DNS. --durable refuses a sink path that exists and is not a
+/// regular file (/dev/null, a FIFO, a directory): fdatasync cannot make those durable.
 parse_outcome parse_command_line(int argc, const char* const* argv);
 
 }  // namespace ringline::service

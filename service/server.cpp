@@ -13,6 +13,7 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
+#include "runtime/resolve.hpp"
 #include "runtime/socket.hpp"
 #include "service/session.hpp"
 
@@ -36,11 +37,30 @@ server::server(config settings, sink& lines)
       m_greeting_line(protocol::make_line(m_config.greeting)) {}
 
 runtime::result<runtime::unique_fd> server::open_listener(const config& settings) {
-  auto where = runtime::address::parse(settings.host, settings.port);
-  if (!where) {
-    return where.error();
+  // Resolved once, here at start: the listener keeps the address it was bound to, whatever
+  // DNS says later. getaddrinfo's first address is its preferred one; a later one is tried
+  // only when the machine lacks the first one's family or address (no IPv6, say), never to
+  // dodge a port in use.
+  auto candidates = runtime::resolve(settings.host, settings.port);
+  if (!candidates) {
+    return candidates.error();
   }
-  return runtime::listen_tcp(*where);
+  std::error_code first_error;
+  for (const auto& where : *candidates) {
+    auto listener = runtime::listen_tcp(where);
+    if (listener) {
+      return listener;
+    }
+    if (!first_error) {
+      first_error = listener.error();
+    }
+    const auto error = listener.error();
+    if (error != std::errc::address_not_available &&
+        error != std::errc::address_family_not_supported) {
+      return error;
+    }
+  }
+  return first_error;
 }
 
 runtime::result<void> server::take_listener(runtime::unique_fd listener) {

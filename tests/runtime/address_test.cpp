@@ -31,5 +31,25 @@ TEST(address_test, rejects_names_and_garbage) {
   }
 }
 
+TEST(address_test, set_port_changes_only_the_port) {
+  auto parsed = address::parse("::1", 1);
+  ASSERT_TRUE(parsed);
+  parsed->set_port(10008);
+  EXPECT_EQ(parsed->to_string(), "[::1]:10008");
+}
+
+TEST(address_test, check_port_accepts_0_to_65535_and_names_the_range_otherwise) {
+  for (const char* text : {"0", "1", "10008", "65535"}) {
+    EXPECT_EQ(check_port(text), "") << text;
+  }
+  EXPECT_EQ(check_port("70000"), "70000 is out of range 0..65535");
+  EXPECT_EQ(check_port("-1"), "-1 is out of range 0..65535");
+  EXPECT_EQ(check_port("99999999999999999999999"),
+            "99999999999999999999999 is out of range 0..65535");
+  EXPECT_EQ(check_port("http"), "'http' is not a port number (0..65535)");
+  EXPECT_EQ(check_port(""), "'' is not a port number (0..65535)");
+  EXPECT_EQ(check_port("80x"), "'80x' is not a port number (0..65535)");
+}
+
 }  // namespace
 }  // namespace ringline::runtime
