@@ -37,7 +37,8 @@ struct log_options {
   /// Background mode only: the most bytes the queue holds (prefixes and newlines included).
   /// 1 MiB is a few thousand typical lines, enough to ride out a slow terminal or a reader
   /// that pauses for a moment, and small enough that a stuck reader costs the process little
-  /// memory. Must be non-zero; ignored once background mode has started.
+  /// memory (at most twice this: the queue, plus the batch the writer is writing). Must be
+  /// non-zero; ignored once background mode has started.
   std::size_t queue_bytes = std::size_t{1} << 20;
 };
 

@@ -177,8 +177,10 @@ TEST(log_test, background_mode_never_blocks_on_a_full_pipe_and_reports_drops) {
     }
     (void)::fcntl(STDERR_FILENO, F_SETFL, 0);
     start_background_log({});
+    // 100,000 lines of 40 bytes: more than the queue and the writer's batch (1 MiB each)
+    // can hold together, however late the writer takes its first batch.
     for (int i = 0; i < k_calls; ++i) {
-      log_line("message " + std::to_string(i));
+      log_line("message " + std::to_string(i) + std::string(26, '.'));
     }
     const std::uint64_t dropped = log_dropped_lines();
     if (::write(status.write.get(), &dropped, sizeof dropped) != sizeof dropped) {
@@ -217,7 +219,7 @@ TEST(log_test, background_mode_never_blocks_on_a_full_pipe_and_reports_drops) {
       EXPECT_EQ(line, "") << "unexpected line";
     }
   }
-  EXPECT_EQ(reported, dropped);
+  EXPECT_EQ(reported, dropped) << written->size() << " bytes, " << messages << " messages";
   EXPECT_EQ(messages + dropped, static_cast<std::uint64_t>(k_calls));
 }
 
