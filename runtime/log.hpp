@@ -35,7 +35,7 @@ struct log_options {
   /// space); the message follows unchanged.
   bool timestamps = false;
   /// Background mode only: the most bytes the queue holds (prefixes and newlines included).
-  /// 1 MiB is a few thousand typical lines, enough to ride out a slow terminal or a reader
+  /// 1 MiB is about ten thousand typical lines, enough to ride out a slow terminal or a reader
   /// that pauses for a moment, and small enough that a stuck reader costs the process little
   /// memory (at most twice this: the queue, plus the batch the writer is writing). Must be
   /// non-zero; ignored once background mode has started.

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <vector>
 
@@ -209,9 +210,11 @@ std::vector<socket_ends> make_socket_pairs(std::size_t count) {
 
 // Four operations in a row, each completing at once: a poll and a receive of data already
 // there, a timer, and a receive of data the test sends only after every worker waits.
-task<void> poll_receive_sleep_receive(int fd, char first, char second, int* finished) {
+task<void> poll_receive_sleep_receive(int fd, char first, char second, int* finished,
+                                      std::vector<int>* polled, int index) {
   auto readable = co_await poll_readable(fd);
   EXPECT_TRUE(readable) << readable.error().message();
+  polled->push_back(index);
   char byte = 0;
   auto got = co_await recv_some(fd, {&byte, 1});
   EXPECT_TRUE(got && *got == 1 && byte == first);
@@ -222,13 +225,14 @@ task<void> poll_receive_sleep_receive(int fd, char first, char second, int* fini
   ++*finished;
 }
 
-task<void> start_workers_then_send(std::vector<int> fds, std::vector<int> peers, int* finished) {
+task<void> start_workers_then_send(std::vector<int> fds, std::vector<int> peers, int* finished,
+                                   std::vector<int>* polled) {
   auto& loop = event_loop::current();
   for (std::size_t i = 0; i < fds.size(); ++i) {
     const auto first = static_cast<char>('a' + i % 26);
     EXPECT_EQ(::send(peers[i], &first, 1, 0), 1);
-    loop.spawn(
-        poll_receive_sleep_receive(fds[i], first, static_cast<char>('A' + i % 26), finished));
+    loop.spawn(poll_receive_sleep_receive(fds[i], first, static_cast<char>('A' + i % 26), finished,
+                                          polled, static_cast<int>(i)));
   }
   // Every worker has submitted its last receive once all of them are through the first
   // three operations; there is no event for that, so wait for the loop to go quiet.
@@ -256,8 +260,14 @@ void run_far_more_operations_than_the_queues_hold(bool busy_kernel) {
     peers.push_back(pair.right.get());
   }
   int finished = 0;
-  EXPECT_NO_THROW(loop.run(start_workers_then_send(fds, peers, &finished)));
+  std::vector<int> polled;
+  EXPECT_NO_THROW(loop.run(start_workers_then_send(fds, peers, &finished, &polled)));
   EXPECT_EQ(finished, static_cast<int>(k_workers));
+  // The polls complete in the order they were submitted, and are delivered in that order
+  // whether they waited in the CQ, in the kernel's overflow list or in the loop's stash.
+  std::vector<int> in_order(k_workers);
+  std::iota(in_order.begin(), in_order.end(), 0);
+  EXPECT_EQ(polled, in_order);
   EXPECT_EQ(loop.in_flight(), 0U);
 }
 
