@@ -9,9 +9,11 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <new>
 #include <string>
 #include <thread>
 #include <utility>
@@ -25,7 +27,7 @@ constexpr std::size_t k_note_room = 160;
 // "2026-11-30T16:30:23.123Z debug " is 31 bytes.
 constexpr std::size_t k_prefix_room = 64;
 
-// Everything the log shares between threads. It is allocated once and never freed: the
+// Everything the log shares between threads. It is built once and never destroyed: the
 // writer thread is detached and may be stuck in write() when the process exits, so nothing
 // it touches may be destroyed by exit()'s static destructors.
 struct log_state {
@@ -47,7 +49,10 @@ struct log_state {
 };
 
 log_state& state() noexcept {
-  static log_state* const shared = new log_state;  // leaked on purpose, see log_state
+  // Built in static storage that nothing ever destroys (see log_state), so there is no
+  // allocation to fail either.
+  alignas(log_state) static std::byte storage[sizeof(log_state)];
+  static log_state* const shared = new (storage) log_state;
   return *shared;
 }
 
