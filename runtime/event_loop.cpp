@@ -241,17 +241,75 @@ void event_loop::wake(std::coroutine_handle<> handle) const noexcept {
   }
 }
 
+namespace {
+
+// Results of io_uring_enter that mean "try again" rather than a broken ring: EINTR (a
+// signal), EAGAIN (the kernel could not allocate a request), EBUSY (older kernels refuse
+// submissions while completions overflow the CQ), ETIME (a wait's timeout passed).
+void throw_unless_transient(int rc, const char* what) {
+  if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
+    throw std::system_error(errno_code(-rc), what);
+  }
+}
+
+}  // namespace
+
 void event_loop::reserve_sqes(unsigned count) {
   // An operation and its linked timeout must reach the kernel in the same submission: were
   // the queue flushed between them, the kernel would run the operation without its limit.
-  for (int attempt = 0; io_uring_sq_space_left(m_ring.get()) < count; ++attempt) {
-    if (attempt == 1000) {
-      throw std::system_error(errno_code(EBUSY), "io_uring_submit: no room in the queue");
+  assert(count <= m_ring->sq.ring_entries);
+  while (io_uring_sq_space_left(m_ring.get()) < count) {
+    const bool refused = m_simulate_busy && io_uring_cq_ready(m_ring.get()) > 0;
+    const int rc = refused ? -EBUSY : io_uring_submit(m_ring.get());
+    if (rc > 0 || rc == -EINTR) {
+      continue;  // the kernel took entries, so there is room now (or the call is retried)
     }
-    const int rc = io_uring_submit(m_ring.get());
-    if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY) {
-      throw std::system_error(errno_code(-rc), "io_uring_submit");
+    throw_unless_transient(rc, "io_uring_submit");
+    make_room();
+  }
+}
+
+void event_loop::make_room() {
+  // Completions are only moved aside here, not handled: a handler resumes its coroutine,
+  // and this runs inside a coroutine that is in the middle of submitting an operation.
+  if (stash_completions() > 0) {
+    return;
+  }
+  // Nothing in the CQ: have the kernel move overflowed completions (and, with
+  // DEFER_TASKRUN, its deferred completion work) into it.
+  throw_unless_transient(io_uring_get_events(m_ring.get()), "io_uring_get_events");
+  if (stash_completions() > 0) {
+    return;
+  }
+  // Still nothing to take: wait a little for a completion instead of spinning. Waiting
+  // submits nothing (the kernel refused that), so with EXT_ARG the timeout needs no SQE.
+  __kernel_timespec wait{.tv_sec = 0, .tv_nsec = 1'000'000};
+  io_uring_cqe* cqe = nullptr;
+  throw_unless_transient(io_uring_wait_cqes(m_ring.get(), &cqe, 1, &wait, nullptr),
+                         "io_uring_wait_cqes");
+  stash_completions();
+}
+
+std::size_t event_loop::stash_completions() {
+  std::array<io_uring_cqe*, 128> cqes{};
+  std::size_t total = 0;
+  for (;;) {
+    const unsigned count = io_uring_peek_batch_cqe(m_ring.get(), cqes.data(), cqes.size());
+    if (count == 0) {
+      return total;
     }
+    unsigned taken = 0;
+    try {
+      for (; taken < count; ++taken) {
+        m_stash.push_back({static_cast<detail::operation*>(io_uring_cqe_get_data(cqes[taken])),
+                           cqes[taken]->res, cqes[taken]->flags});
+      }
+    } catch (...) {
+      io_uring_cq_advance(m_ring.get(), taken);  // keep what was stashed, and only that
+      throw;
+    }
+    io_uring_cq_advance(m_ring.get(), count);
+    total += count;
   }
 }
 
@@ -295,11 +353,14 @@ void event_loop::drive(std::coroutine_handle<> main) {
 }
 
 void event_loop::turn(bool may_block) {
-  const int rc =
-      may_block ? io_uring_submit_and_wait(m_ring.get(), 1) : io_uring_submit(m_ring.get());
-  if (rc < 0 && rc != -EINTR && rc != -EAGAIN && rc != -EBUSY && rc != -ETIME) {
-    throw std::system_error(errno_code(-rc), "io_uring_submit_and_wait");
-  }
+  // Stashed completions are ready work: waiting for another one could sleep forever.
+  const bool wait = may_block && m_stash.empty();
+  // The non-blocking turn must ask for events too: with DEFER_TASKRUN, io_uring_submit
+  // alone never runs the kernel's deferred completion work, so a coroutine that keeps
+  // yielding would hold back every completion that arrives meanwhile.
+  const int rc = wait ? io_uring_submit_and_wait(m_ring.get(), 1)
+                      : io_uring_submit_and_get_events(m_ring.get());
+  throw_unless_transient(rc, wait ? "io_uring_submit_and_wait" : "io_uring_submit_and_get_events");
   reap();
 }
 
@@ -314,15 +375,18 @@ void event_loop::run_posted() {
 }
 
 std::size_t event_loop::reap() {
-  struct completion {
-    detail::operation* op;
-    int res;
-    std::uint32_t flags;
-  };
   std::array<io_uring_cqe*, 128> cqes{};
   std::array<completion, 128> batch{};
   std::size_t total = 0;
   for (;;) {
+    // Stashed completions are older than any still in the CQ, so they go first. Handlers may
+    // stash more (by submitting); those are newer, and are delivered after.
+    while (!m_stash.empty()) {
+      const completion done = m_stash.front();
+      m_stash.pop_front();
+      deliver(done);
+      ++total;
+    }
     const unsigned count = io_uring_peek_batch_cqe(m_ring.get(), cqes.data(), cqes.size());
     if (count == 0) {
       return total;
@@ -335,13 +399,17 @@ std::size_t event_loop::reap() {
     }
     io_uring_cq_advance(m_ring.get(), count);
     for (unsigned i = 0; i < count; ++i) {
-      if ((batch[i].flags & IORING_CQE_F_MORE) == 0) {
-        --m_in_flight;
-      }
-      batch[i].op->m_on_complete(*batch[i].op, batch[i].res, batch[i].flags);
+      deliver(batch[i]);
     }
     total += count;
   }
+}
+
+void event_loop::deliver(const completion& done) noexcept {
+  if ((done.flags & IORING_CQE_F_MORE) == 0) {
+    --m_in_flight;
+  }
+  done.op->m_on_complete(*done.op, done.res, done.flags);
 }
 
 void event_loop::cancel_everything_and_drain() noexcept {

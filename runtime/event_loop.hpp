@@ -127,8 +127,15 @@ class event_loop {
   // full), already counted as in flight; the caller must fill it in before the next turn.
   io_uring_sqe* acquire_sqe();
   // For runtime/io.cpp: makes sure `count` SQEs can be acquired without flushing the queue
-  // in between (submitting what is queued if needed); throws std::system_error if not.
+  // in between. When the queue is full it submits; when the kernel cannot take the entries
+  // it moves completions out of the CQ into a stash (their handlers run at the next reap,
+  // never here) and waits briefly for room. Throws std::system_error only when the ring
+  // itself fails.
   void reserve_sqes(unsigned count);
+  // For tests: while on, a submission made to find room for an SQE is refused with EBUSY
+  // whenever the CQ holds completions not yet taken out, as older kernels refuse while
+  // completions overflow the CQ.
+  void simulate_busy_kernel_for_testing(bool on) noexcept { m_simulate_busy = on; }
   // For runtime/io.cpp: true once the loop is shutting down; operations then stop resubmitting.
   [[nodiscard]] bool draining() const noexcept { return m_draining; }
   // For runtime/io.cpp: resumes `handle` now, unless the loop is shutting down (then the
@@ -147,12 +154,25 @@ class event_loop {
   void turn(bool may_block);
   void run_posted();
   std::size_t reap();
+  // A completion taken out of the CQ, waiting for its handler.
+  struct completion {
+    detail::operation* op;
+    int res;
+    std::uint32_t flags;
+  };
+  void deliver(const completion& done) noexcept;
+  void make_room();
+  std::size_t stash_completions();
   void cancel_everything_and_drain() noexcept;
 
   std::unique_ptr<io_uring> m_ring;
   ring_features m_features;
   std::size_t m_in_flight = 0;
   std::deque<std::coroutine_handle<>> m_posted;
+  // Completions moved out of the CQ while an SQE was being reserved; older than anything
+  // still in the CQ, so the next reap delivers them first.
+  std::deque<completion> m_stash;
+  bool m_simulate_busy = false;
   spawned_node* m_spawned_head = nullptr;
   std::size_t m_spawned_count = 0;
   std::vector<std::coroutine_handle<>> m_spawn_waiters;

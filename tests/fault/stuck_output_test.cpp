@@ -36,6 +36,13 @@ class stuck_fifo {
   }
   [[nodiscard]] std::string path() const { return m_path.string(); }
 
+  /// Writes into the FIFO itself until it is full: the server's next write there blocks.
+  void fill() {
+    const std::string block(4096, '#');
+    while (::write(m_fd.get(), block.data(), block.size()) > 0) {
+    }
+  }
+
   /// Reads whatever is there now (never blocks) and appends it to text().
   void drain() {
     char buffer[65536];
@@ -94,7 +101,8 @@ TEST(stuck_output_test, sessions_waiting_for_a_stuck_sink_end_and_free_their_slo
     address = test_support::parse_listening_line(*line);
   }
 
-  // Every slot takes a session whose 8 KiB line cannot all reach the full pipe.
+  // Every slot takes a session whose line cannot reach the full pipe.
+  sink.fill();
   std::vector<socket_client> clients;
   const std::string line = repeat("s", 8 * 1024) + "\n";
   for (int i = 0; i < 20; ++i) {

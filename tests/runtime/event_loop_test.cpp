@@ -5,17 +5,24 @@
 
 #include <chrono>
 #include <memory>
+#include <numeric>
 #include <stdexcept>
 #include <vector>
 
 #include "runtime/cancellation.hpp"
 #include "runtime/io.hpp"
 #include "runtime/unique_fd.hpp"
+#include "runtime/yield.hpp"
 
 namespace ringline::runtime {
 namespace {
 
 using namespace std::chrono_literals;
+
+struct socket_ends {
+  unique_fd left;
+  unique_fd right;
+};
 
 task<int> sleep_then(int value) {
   auto slept = co_await sleep_for(1ms);
@@ -107,15 +114,9 @@ TEST(event_loop_test, run_reports_a_task_that_can_never_finish) {
   EXPECT_THROW(loop.run(wait_for_nothing()), std::logic_error);
 }
 
-struct yield_awaiter {
-  bool await_ready() const noexcept { return false; }
-  void await_suspend(std::coroutine_handle<> self) const { event_loop::current().post(self); }
-  void await_resume() const noexcept {}
-};
-
 task<void> count_yields(int* counter, int times) {
   for (int i = 0; i < times; ++i) {
-    co_await yield_awaiter{};
+    co_await yield();
     ++*counter;
   }
 }
@@ -128,8 +129,8 @@ TEST(event_loop_test, posted_coroutines_interleave_fairly) {
     auto& current = event_loop::current();
     current.spawn(count_yields(a, 1000));
     current.spawn(count_yields(b, 1000));
-    co_await yield_awaiter{};
-    co_await yield_awaiter{};
+    co_await yield();
+    co_await yield();
     EXPECT_GT(*a, 0);
     EXPECT_GT(*b, 0);
     co_await current.wait_for_spawned();
@@ -195,6 +196,123 @@ TEST(event_loop_test, a_failed_main_task_outlives_the_spawned_tasks_that_use_it)
                                                                 std::make_unique<cancellation>())),
                std::runtime_error);
   EXPECT_EQ(loop.spawned_count(), 0U);
+}
+
+std::vector<socket_ends> make_socket_pairs(std::size_t count) {
+  std::vector<socket_ends> pairs;
+  for (std::size_t i = 0; i < count; ++i) {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
+    pairs.push_back({unique_fd(fds[0]), unique_fd(fds[1])});
+  }
+  return pairs;
+}
+
+// Four operations in a row, each completing at once: a poll and a receive of data already
+// there, a timer, and a receive of data the test sends only after every worker waits.
+task<void> poll_receive_sleep_receive(int fd, char first, char second, int* finished,
+                                      std::vector<int>* polled, int index) {
+  auto readable = co_await poll_readable(fd);
+  EXPECT_TRUE(readable) << readable.error().message();
+  polled->push_back(index);
+  char byte = 0;
+  auto got = co_await recv_some(fd, {&byte, 1});
+  EXPECT_TRUE(got && *got == 1 && byte == first);
+  auto slept = co_await sleep_for(1us);
+  EXPECT_TRUE(slept) << slept.error().message();
+  got = co_await recv_some(fd, {&byte, 1});
+  EXPECT_TRUE(got && *got == 1 && byte == second);
+  ++*finished;
+}
+
+task<void> start_workers_then_send(std::vector<int> fds, std::vector<int> peers, int* finished,
+                                   std::vector<int>* polled) {
+  auto& loop = event_loop::current();
+  for (std::size_t i = 0; i < fds.size(); ++i) {
+    const auto first = static_cast<char>('a' + i % 26);
+    EXPECT_EQ(::send(peers[i], &first, 1, 0), 1);
+    loop.spawn(poll_receive_sleep_receive(fds[i], first, static_cast<char>('A' + i % 26), finished,
+                                          polled, static_cast<int>(i)));
+  }
+  // Every worker has submitted its last receive once all of them are through the first
+  // three operations; there is no event for that, so wait for the loop to go quiet.
+  while (loop.in_flight() > fds.size()) {
+    co_await yield();
+  }
+  for (std::size_t i = 0; i < peers.size(); ++i) {
+    const auto second = static_cast<char>('A' + i % 26);
+    EXPECT_EQ(::send(peers[i], &second, 1, 0), 1);
+  }
+  co_await loop.wait_for_spawned();
+}
+
+// 8 SQ and 16 CQ entries against 300 workers whose operations complete as they are
+// submitted: the SQ fills within one turn while the CQ is full of unreaped completions.
+void run_far_more_operations_than_the_queues_hold(bool busy_kernel) {
+  constexpr std::size_t k_workers = 300;
+  event_loop loop(event_loop_options{.queue_depth = 8});
+  loop.simulate_busy_kernel_for_testing(busy_kernel);
+  auto pairs = make_socket_pairs(k_workers);
+  std::vector<int> fds;
+  std::vector<int> peers;
+  for (auto& pair : pairs) {
+    fds.push_back(pair.left.get());
+    peers.push_back(pair.right.get());
+  }
+  int finished = 0;
+  std::vector<int> polled;
+  EXPECT_NO_THROW(loop.run(start_workers_then_send(fds, peers, &finished, &polled)));
+  EXPECT_EQ(finished, static_cast<int>(k_workers));
+  // The polls complete in the order they were submitted, and are delivered in that order
+  // whether they waited in the CQ, in the kernel's overflow list or in the loop's stash.
+  std::vector<int> in_order(k_workers);
+  std::iota(in_order.begin(), in_order.end(), 0);
+  EXPECT_EQ(polled, in_order);
+  EXPECT_EQ(loop.in_flight(), 0U);
+}
+
+TEST(event_loop_test, far_more_operations_than_the_queues_hold_all_complete) {
+  run_far_more_operations_than_the_queues_hold(false);
+}
+
+TEST(event_loop_test,
+     operations_complete_when_the_kernel_refuses_submissions_while_the_cq_is_full) {
+  // Room is made by moving completions aside, without resuming anyone mid-submission.
+  run_far_more_operations_than_the_queues_hold(true);
+}
+
+task<void> receive_one(int fd, bool* received) {
+  char byte = 0;
+  auto got = co_await recv_some(fd, {&byte, 1});
+  EXPECT_TRUE(got && *got == 1 && byte == 'x');
+  *received = true;
+}
+
+task<int> keep_yielding_while_a_receive_waits(int fd, int peer) {
+  bool received = false;
+  event_loop::current().spawn(receive_one(fd, &received));
+  // Two turns: the receive is submitted and waits in the kernel for data.
+  co_await yield();
+  co_await yield();
+  EXPECT_FALSE(received);
+  EXPECT_EQ(::send(peer, "x", 1, 0), 1);
+  int yields = 0;
+  while (!received && yields < 100'000) {
+    co_await yield();
+    ++yields;
+  }
+  co_await event_loop::current().wait_for_spawned();
+  co_return yields;
+}
+
+TEST(event_loop_test, a_coroutine_that_keeps_yielding_does_not_starve_completions) {
+  // With DEFER_TASKRUN the kernel posts a completion only when the loop asks for events;
+  // a turn taken while coroutines are posted must ask too, not only submit.
+  event_loop loop;
+  auto pairs = make_socket_pairs(1);
+  const int yields =
+      loop.run(keep_yielding_while_a_receive_waits(pairs[0].left.get(), pairs[0].right.get()));
+  EXPECT_LE(yields, 100) << loop.features().setup_mode;
 }
 
 }  // namespace
