@@ -1,5 +1,8 @@
 #include "runtime/log.hpp"
 
+#include <pthread.h>
+#include <signal.h>
+
 #include <poll.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -196,8 +199,16 @@ void start_background_log(log_options options) {
   }
   shared.capacity = std::max<std::size_t>(options.queue_bytes, 1);
   shared.pending.reserve(shared.capacity + k_note_room);
-  // The writer starts by taking the mutex, so it sees the capacity set above.
+  // The writer starts by taking the mutex, so it sees the capacity set above. It is born
+  // with every signal blocked (a thread inherits its creator's mask): a process-directed
+  // SIGTERM must reach the thread that reads it from a signalfd, never this one, where its
+  // default action would kill the process.
+  sigset_t all;
+  sigset_t previous;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
   std::thread(write_queued_lines, &shared).detach();
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
   shared.started = true;
   shared.background.store(true, std::memory_order_release);
 }
@@ -243,14 +254,4 @@ std::uint64_t log_dropped_lines() noexcept {
   return state().dropped_total.load(std::memory_order_relaxed);
 }
 
-}  // namespace ringline::runtime
-
-namespace ringline::runtime {
-void log(log_level /*level*/, std::string_view line) noexcept {
-  log_line(line);
-}
-void start_background_log(log_options /*options*/) {}
-bool flush_log(std::chrono::milliseconds /*max_wait*/) noexcept {
-  return true;
-}
 }  // namespace ringline::runtime

@@ -184,7 +184,10 @@ int run_program(int argc, const char* const* argv) {
   // Sends use MSG_NOSIGNAL, but the stdout sink is a write(): a closed pipe there must be an
   // EPIPE the sink reports, not a signal that kills the server.
   (void)::signal(SIGPIPE, SIG_IGN);
-  runtime::start_background_log(runtime::log_options{.timestamps = true});
+  // 256 KiB of log (about 2,000 lines) rides out a slow reader; beyond that lines are dropped
+  // and counted rather than let the server wait for its stderr.
+  runtime::start_background_log(
+      runtime::log_options{.timestamps = true, .queue_bytes = std::size_t{256} * 1024});
   const auto budget = raise_descriptor_limit(parsed.settings->max_connections);
   if (!budget.warning.empty()) {
     runtime::log(runtime::log_level::warn, budget.warning);

@@ -103,9 +103,11 @@ inline bool fill_until_stalled(test_support::socket_client& connection,
 }
 
 /// Parses a `stats: key=value ... errors: key=value ...` line into its counters; the words
-/// "stats:" and "errors:" are skipped. Returns an empty map if `line` is not a stats line.
+/// "stats:" and "errors:" are skipped, and so is the log prefix. Returns an empty map if `line` is
+/// not a stats line.
 inline std::map<std::string, std::uint64_t> parse_stats(std::string_view line) {
   std::map<std::string, std::uint64_t> counters;
+  line = test_support::log_message(line);
   if (!line.starts_with("stats: ")) {
     return counters;
   }

@@ -14,8 +14,14 @@ TEST(operator_safety_test, closed_standard_descriptors_are_not_taken_by_the_serv
   // Started as `ringline-server <&- >&-`: were descriptor 1 left free, the first descriptor
   // the server opens (its signalfd or ring) would become its stdout sink.
   test_support::child_options options;
-  options.argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" <&- >&-", test_support::server_path(),
-                  "--host", "127.0.0.1", "--port", "0"};
+  options.argv = {"/bin/sh",
+                  "-c",
+                  "exec \"$0\" \"$@\" <&- >&-",
+                  test_support::server_path(),
+                  "--host",
+                  "127.0.0.1",
+                  "--port",
+                  "0"};
   auto server = test_support::server_process::start(std::move(options), k_wait);
   auto client = connect_greeted(server);
   ASSERT_TRUE(client);

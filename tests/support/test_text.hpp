@@ -112,11 +112,48 @@ inline std::optional<std::string> wait_for_stderr_line(child_process& process,
       process, [needle](std::string_view line) { return line.find(needle) != line.npos; }, timeout);
 }
 
-/// Like wait_for_stderr_match, for the first line that starts with `prefix`.
+/// Returns true if `line` begins with the server's log prefix, e.g.
+/// `2026-11-30T16:30:23.123Z info `: an RFC 3339 UTC time with milliseconds, then a level.
+inline bool has_log_prefix(std::string_view line) {
+  constexpr std::string_view shape = "dddd-dd-ddTdd:dd:dd.dddZ ";
+  if (line.size() < shape.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    const char c = line[i];
+    if (shape[i] == 'd' ? (c < '0' || c > '9') : c != shape[i]) {
+      return false;
+    }
+  }
+  line.remove_prefix(shape.size());
+  for (const std::string_view level : {"error ", "warn ", "info ", "debug "}) {
+    if (line.starts_with(level)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+/// Returns the message of a server log line: `line` without its time and level prefix.
+inline std::string_view log_message(std::string_view line) {
+  if (!has_log_prefix(line)) {
+    return line;
+  }
+  line.remove_prefix(25);  // the time and its space
+  return line.substr(line.find(' ') + 1);
+}
+
+/// Like wait_for_stderr_match, for the first line whose message (log_message) starts with
+/// `prefix`; returns that message.
 inline std::optional<std::string> wait_for_stderr_prefix(
     child_process& process, std::string_view prefix, std::chrono::milliseconds timeout = k_wait) {
-  return wait_for_stderr_match(
-      process, [prefix](std::string_view line) { return line.starts_with(prefix); }, timeout);
+  auto line = wait_for_stderr_match(
+      process, [prefix](std::string_view text) { return log_message(text).starts_with(prefix); },
+      timeout);
+  if (line) {
+    return std::string(log_message(*line));
+  }
+  return line;
 }
 
 }  // namespace ringline::test_support
