@@ -73,7 +73,7 @@ TEST(ack_after_sink_test, line_blocked_in_a_full_stdout_pipe_is_acked_only_once_
   // A line of 12 bytes does not fit; a pipe write of up to PIPE_BUF bytes is all or nothing,
   // so the sink's write waits for the test to read.
   client->send_all("second line\n");
-  EXPECT_EQ(client->read_line(k_no_ack_wait), std::nullopt)
+  ASSERT_EQ(client->read_line(k_no_ack_wait), std::nullopt)
       << "acked while its line was still waiting for room in the pipe";
   EXPECT_EQ(client->buffered(), "");
 
