@@ -1,0 +1,90 @@
+// An ack means the line reached the sink: a line whose write is still blocked gets no ack. The
+// stdout sink is a pipe this test holds, shrunk to its smallest size and filled, so the
+// server's next write blocks until the test reads; the ack must wait for exactly that.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <string>
+
+#include "tests/fault/fault_support.hpp"
+#include "tests/support/temp_dir.hpp"
+#include "tests/support/unique_fd.hpp"
+
+namespace ringline::fault {
+namespace {
+
+using test_support::deadline;
+using test_support::server_process;
+using test_support::temp_dir;
+using test_support::unique_fd;
+
+/// How long the test waits for an ack that must not come. Only a bounded wait can show that
+/// something does not happen; the write it would overtake stays blocked for as long as the
+/// test wants, so the bound only limits how late a wrong ack could still be seen, and
+/// 300 ms is ample for an ack that the server sends without waiting for anything.
+constexpr auto k_no_ack_wait = 300ms;
+
+/// Reads from the non-blocking `fd` until `want` bytes arrived or `timeout` passed.
+std::string read_pipe(int fd, std::size_t want, std::chrono::milliseconds timeout) {
+  std::string got;
+  std::array<char, 4096> buffer{};
+  for (const deadline until(timeout); got.size() < want && !until.expired();) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, until.poll_ms()) <= 0) {
+      continue;
+    }
+    const ssize_t n = ::read(fd, buffer.data(), std::min(buffer.size(), want - got.size()));
+    if (n <= 0) {
+      break;
+    }
+    got.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+TEST(ack_after_sink_test, line_blocked_in_a_full_stdout_pipe_is_acked_only_once_written) {
+  const temp_dir dir;
+  const auto fifo = dir.file("sink.fifo");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // The reader is opened first, so that the server's open for writing does not block.
+  unique_fd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  ASSERT_TRUE(reader);
+  // One page; the kernel may round up, so the size it chose is read back.
+  ASSERT_GE(::fcntl(reader.get(), F_SETPIPE_SZ, 4096), 0);
+  const int capacity = ::fcntl(reader.get(), F_GETPIPE_SZ);
+  ASSERT_GE(capacity, 4096);
+  auto options = server_options({"--quiet"});  // the default sink: stdout
+  options.stdout_mode = test_support::stdio_mode::file;
+  options.stdout_path = fifo.string();
+  auto server = server_process::start(std::move(options), k_wait);
+  auto client = connect_greeted(server);
+  ASSERT_TRUE(client);
+
+  // A line that leaves 5 bytes free in the pipe: it is written at once and acked.
+  const std::string filler(static_cast<std::size_t>(capacity) - 6, 'f');
+  client->send_all(filler + "\n");
+  ASSERT_EQ(client->read_line(k_wait), k_ack);
+
+  // A line of 12 bytes does not fit; a pipe write of up to PIPE_BUF bytes is all or nothing,
+  // so the sink's write waits for the test to read.
+  client->send_all("second line\n");
+  ASSERT_EQ(client->read_line(k_no_ack_wait), std::nullopt)
+      << "acked while its line was still waiting for room in the pipe";
+  EXPECT_EQ(client->buffered(), "");
+
+  // Draining the pipe lets the write complete, and only then does the ack come.
+  EXPECT_EQ(read_pipe(reader.get(), filler.size() + 1, k_wait), filler + "\n");
+  EXPECT_EQ(read_pipe(reader.get(), 12, k_wait), "second line\n");
+  EXPECT_EQ(client->read_line(k_wait), k_ack);
+
+  client->close();
+  EXPECT_EQ(server.stop(k_wait), 0) << server.process().stderr_so_far();
+}
+
+}  // namespace
+}  // namespace ringline::fault
