@@ -31,7 +31,9 @@ const std::map<std::string, bool> k_flags = {
 std::optional<std::string> help_default(std::string_view help, const std::string& flag) {
   for (const auto& line : split_lines(help)) {
     const std::string_view text(line);
-    if (!text.starts_with("  " + flag + " ")) {
+    // "  --idle-timeout DURATION=300 s" or, with a short option, "  -p,--port UINT=10008".
+    if (!text.starts_with("  " + flag + " ") &&
+        !(text.starts_with("  -") && text.find("," + flag + " ") == 4)) {
       continue;
     }
     const auto head = text.substr(0, text.find("  ", 2));  // before the description
@@ -77,7 +79,14 @@ std::vector<std::vector<std::string>> table_rows(std::string_view markdown, std:
 
 /// Returns a duration written as seconds ("300"), or with a unit ("300s", "5m", "5min", "1h",
 /// "500ms"), in milliseconds; nullopt if it is none of these.
-std::optional<long long> to_milliseconds(std::string_view text) {
+std::optional<long long> to_milliseconds(std::string_view spaced) {
+  std::string compact;  // "300 s" as "300s"
+  for (const char c : spaced) {
+    if (c != ' ') {
+      compact += c;
+    }
+  }
+  const std::string_view text(compact);
   std::size_t digits = 0;
   while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])) != 0) {
     ++digits;
