@@ -132,7 +132,8 @@ TEST(fd_exhaustion_test, accepts_pause_once_and_resume_when_sessions_end) {
   const auto summary = err.substr(at, err.find('\n', at) - at);
   const auto counters = parse_stats(summary);
   EXPECT_EQ(counters.at("accepted"), sessions) << summary;
-  EXPECT_GE(counters.at("accept"), 1U) << summary;
+  // One run of failures, however many 100 ms retries it took.
+  EXPECT_EQ(counters.at("accept"), 1U) << summary;
 }
 
 TEST(fd_exhaustion_test, a_limit_that_cannot_be_raised_lowers_max_connections_and_says_so) {

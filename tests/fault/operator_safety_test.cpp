@@ -56,5 +56,29 @@ TEST(operator_safety_test, refusals_are_logged_at_most_once_a_second) {
       << server.process().stderr_so_far();
 }
 
+TEST(operator_safety_test, every_log_line_has_a_utc_time_and_a_level_and_start_up_says_what_runs) {
+  auto server = start_server({"--sink", "none", "--max-connections", "77", "--idle-timeout", "5m"});
+  auto client = connect_greeted(server);
+  ASSERT_TRUE(client);
+  client->close();
+  EXPECT_EQ(server.stop(k_wait), 0);
+  const auto lines = split_lines(server.process().stderr_so_far());
+  ASSERT_GE(lines.size(), 4U);  // start-up, connect, disconnect, signal, stats
+  for (const auto& line : lines) {
+    EXPECT_TRUE(test_support::has_log_prefix(line)) << line;
+  }
+  const auto start = test_support::log_message(lines.front());
+  EXPECT_TRUE(start.starts_with("ringline-server ")) << start;
+  const std::vector<std::string> settings{"(pid " + std::to_string(server.process().pid()) + ")",
+                                          "sink=none",
+                                          "durable=no",
+                                          "max-connections=77",
+                                          "idle-timeout=300s",
+                                          "listening on 127.0.0.1:"};
+  for (const auto& setting : settings) {
+    EXPECT_NE(start.find(setting), std::string_view::npos) << setting << " in " << start;
+  }
+}
+
 }  // namespace
 }  // namespace ringline::fault
