@@ -119,7 +119,8 @@ TEST(stuck_output_test, sessions_waiting_for_a_stuck_sink_end_and_free_their_slo
   }
   // None is acknowledged: each ends with the error line once --sink-timeout has passed.
   for (auto& client : clients) {
-    EXPECT_EQ(client.read_until_eof(k_wait), "error: sink failed\n") << server.stderr_so_far();
+    // --sink-timeout is 1 s; ten times that is ample even under a sanitizer.
+    ASSERT_EQ(client.read_until_eof(10s), "error: sink failed\n") << server.stderr_so_far();
   }
   // Their slots are free again once they have closed (a session lingers until its client
   // closes): the next client is greeted, not refused.
@@ -161,14 +162,19 @@ void churn(const test_support::listen_address& address, int count) {
   }
 }
 
+/// A server (`--sink none`) whose stderr is a FIFO the test reads only when it chooses to.
+struct server_with_stuck_log {
+  temp_dir dir;
+  stuck_fifo log{dir, "log.fifo"};
+  child_process server = start_redirected(std::string("2>").append(log.path()), {"--sink", "none"});
+  std::optional<test_support::listen_address> address = read_announcement(log);
+};
+
 TEST(stuck_output_test, a_log_nobody_reads_never_freezes_the_server) {
-  const temp_dir dir;
-  stuck_fifo log(dir, "log.fifo");
-  std::string redirect("2>");
-  redirect.append(log.path());
-  auto server = start_redirected(redirect, {"--sink", "none"});
-  const auto address = read_announcement(log);
-  ASSERT_TRUE(address) << log.text();
+  server_with_stuck_log stuck;
+  auto& server = stuck.server;
+  const auto& address = stuck.address;
+  ASSERT_TRUE(address) << stuck.log.text();
 
   // About 130 bytes of log per client: 3,000 of them are six times what the pipe holds.
   churn(*address, 3000);
@@ -184,12 +190,10 @@ TEST(stuck_output_test, a_log_nobody_reads_never_freezes_the_server) {
 }
 
 TEST(stuck_output_test, dropped_log_lines_are_counted_and_reported_once_the_log_drains) {
-  const temp_dir dir;
-  stuck_fifo log(dir, "log.fifo");
-  std::string redirect("2>");
-  redirect.append(log.path());
-  auto server = start_redirected(redirect, {"--sink", "none"});
-  const auto address = read_announcement(log);
+  server_with_stuck_log stuck;
+  auto& server = stuck.server;
+  auto& log = stuck.log;
+  const auto& address = stuck.address;
   ASSERT_TRUE(address) << log.text();
 
   // About 520 KB of log: more than the server's 256 KiB queue and the pipe's 64 KiB.

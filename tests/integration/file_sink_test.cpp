@@ -60,6 +60,13 @@ class file_sink_test : public ::testing::Test {
     append_file(sink_path(), torn);
   }
 
+  /// Runs a server that must refuse to start; one that starts anyway is killed after 5 s, so
+  /// such a failure costs seconds, not the default wait.
+  static program_run run_refused(std::vector<std::string> args) {
+    args.insert(args.begin(), test_support::server_path());
+    return run_program(std::move(args), std::nullopt, std::chrono::seconds(5));
+  }
+
   static void append_file(const std::filesystem::path& path, const std::string& content) {
     std::ofstream(path, std::ios::binary | std::ios::app) << content;
   }
@@ -105,8 +112,7 @@ TEST_F(file_sink_test, tail_longer_than_any_line_the_killed_server_took_is_never
   const std::string tail(70'000, 'x');  // over --max-line-bytes 65536 + '\r'
   leave_crashed_writer("old", tail);
 
-  const auto refused =
-      run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
+  const auto refused = run_refused({"--port", "0", "--sink", sink_path().string()});
 
   EXPECT_EQ(refused.exit_code, 1) << refused.err;
   EXPECT_NE(refused.err.find("refusing to cut it"), std::string::npos) << refused.err;
@@ -120,8 +126,7 @@ TEST_F(file_sink_test, unterminated_line_no_server_wrote_is_never_cut) {
        {std::string("my notes\nthe last line has no newline"), std::string(298'830, 'n')}) {
     write_file(sink_path(), content);
 
-    const auto refused =
-        run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
+    const auto refused = run_refused({"--port", "0", "--sink", sink_path().string()});
 
     EXPECT_EQ(refused.exit_code, 1) << refused.err;
     EXPECT_NE(refused.err.find("refusing to cut it"), std::string::npos) << refused.err;
@@ -137,8 +142,7 @@ TEST_F(file_sink_test, after_a_clean_stop_a_later_unterminated_tail_is_not_ours)
   }
   append_file(sink_path(), "written by someone else");
 
-  const auto refused =
-      run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
+  const auto refused = run_refused({"--port", "0", "--sink", sink_path().string()});
 
   EXPECT_EQ(refused.exit_code, 1) << refused.err;
   EXPECT_EQ(read_file(sink_path()), "one\nwritten by someone else");
@@ -150,8 +154,7 @@ TEST_F(file_sink_test, second_server_on_the_same_file_exits_naming_it_and_the_ho
   // What a crash of the first would leave mid-write; the second must not touch it either.
   append_file(sink_path(), "partial");
 
-  const auto second =
-      run_program({test_support::server_path(), "--port", "0", "--sink", sink_path().string()});
+  const auto second = run_refused({"--port", "0", "--sink", sink_path().string()});
 
   EXPECT_EQ(second.exit_code, 1) << second.err;
   EXPECT_NE(second.err.find(sink_path().string()), std::string::npos) << second.err;
@@ -169,15 +172,14 @@ TEST_F(file_sink_test, second_server_on_a_taken_port_never_touches_the_file) {
   send(first, "acked");
   append_file(sink_path(), "partial");
 
-  const auto second =
-      run_program({test_support::server_path(), "--port", std::to_string(first.port()), "--sink",
-                   m_dir.file("other.log").string()});
+  const auto second = run_refused(
+      {"--port", std::to_string(first.port()), "--sink", m_dir.file("other.log").string()});
   EXPECT_EQ(second.exit_code, 1) << second.err;
   // It never got as far as the sink: not even creating it.
   EXPECT_FALSE(std::filesystem::exists(m_dir.file("other.log")));
 
-  const auto third = run_program({test_support::server_path(), "--port",
-                                  std::to_string(first.port()), "--sink", sink_path().string()});
+  const auto third =
+      run_refused({"--port", std::to_string(first.port()), "--sink", sink_path().string()});
   EXPECT_EQ(third.exit_code, 1) << third.err;
   EXPECT_EQ(read_file(sink_path()), "acked\npartial");
   EXPECT_EQ(first.process().send_signal(SIGKILL), true);
