@@ -22,7 +22,7 @@ using test_support::deadline;
 
 // What the refused client sends right after connecting, before it reads anything: less than
 // the 64 KiB the server drains, and within the receive window of a fresh loopback connection.
-constexpr std::size_t k_eager_bytes = 32 * 1024;
+constexpr std::size_t k_eager_bytes = std::size_t{32} * 1024;
 
 /// Returns the bytes `fd` has sent that the peer's kernel has not acknowledged yet.
 int unacknowledged_bytes(int fd) {

@@ -110,7 +110,7 @@ TEST(stuck_output_test, sessions_waiting_for_a_stuck_sink_end_and_free_their_slo
   // Every slot takes a session whose line cannot reach the full pipe.
   sink.fill();
   std::vector<socket_client> clients;
-  const std::string line = repeat("s", 8 * 1024) + "\n";
+  const std::string line = repeat("s", std::size_t{8} * 1024) + "\n";
   for (int i = 0; i < 20; ++i) {
     auto client = socket_client::connect(address->host, address->port);
     ASSERT_EQ(client.read_line(k_wait), k_greeting) << i;

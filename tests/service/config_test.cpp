@@ -195,7 +195,9 @@ TEST(config_test, durable_refuses_a_sink_that_is_not_a_regular_file) {
     const auto err = testing::internal::GetCapturedStderr();
     EXPECT_FALSE(parsed.settings) << path;
     EXPECT_EQ(parsed.exit_code, 2) << path;
-    EXPECT_NE(err.find("--durable: " + path + " is " + what), std::string::npos) << err;
+    std::string expected = "--durable: ";
+    expected.append(path).append(" is ").append(what);
+    EXPECT_NE(err.find(expected), std::string::npos) << err;
   }
   // Not durable, the same paths are fine; and a durable file that does not exist yet is too.
   EXPECT_TRUE(parse({"--sink", "/dev/null"}).settings);

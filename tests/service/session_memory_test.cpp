@@ -104,7 +104,7 @@ config test_config() {
 
 // Reads from `fd` until `count` acks ("ok\n") have arrived.
 runtime::task<bool> read_acks(int fd, std::size_t count) {
-  std::vector<char> buffer(64 * 1024);
+  std::vector<char> buffer(std::size_t{64} * 1024);
   std::size_t bytes = 0;
   while (bytes < count * 3) {
     auto got = co_await runtime::recv_some(fd, buffer);
@@ -205,7 +205,7 @@ runtime::task<void> exhaust_one_session(std::string* doomed_reply, std::string* 
   const test_support::unique_fd other_client(other[1]);
   running.adopt(runtime::unique_fd(doomed[0]), runtime::address());
   running.adopt(runtime::unique_fd(other[0]), runtime::address());
-  std::vector<char> buffer(64 * 1024);
+  std::vector<char> buffer(std::size_t{64} * 1024);
   for (const int fd : {doomed[1], other[1]}) {
     auto got = co_await runtime::recv_some(fd, {buffer.data(), 8});
     EXPECT_TRUE(got && *got == 8);
@@ -214,7 +214,7 @@ runtime::task<void> exhaust_one_session(std::string* doomed_reply, std::string* 
   g_fail_from_bytes = std::size_t{1} << 20;
   {
     // 2 MiB without a newline: the unfinished line outgrows what may be allocated.
-    const std::string part(256 * 1024, 'x');
+    const std::string part(std::size_t{256} * 1024, 'x');
     for (int i = 0; i < 8; ++i) {
       if (!co_await runtime::send_all(doomed[1], part)) {
         break;  // the session has ended and closed
