@@ -132,7 +132,9 @@ TEST(bench_test, counts_wrong_replies_as_unexpected_and_fails) {
   for (int i = 0; i < 6; ++i) {
     const auto line = connection.read_line(k_wait);
     ASSERT_TRUE(line.has_value()) << "request " << i;
-    connection.send_all("Thank you client , you data is NOT received\n");
+    // A truncated ack, then one that goes wrong part way.
+    connection.send_all(i % 2 == 0 ? "Thank you client\n"
+                                   : "Thank you client , you data is NOT received\n");
   }
   EXPECT_EQ(client.wait_for_exit(k_wait), 1) << client.stderr_so_far();
   const auto json = client.stdout_so_far();
