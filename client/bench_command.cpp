@@ -154,9 +154,9 @@ int run_bench(const bench_options& options) {
                                   [&] { return finish.finished == threads; })) {
         break;
       }
-      if (progress) {
+      const auto snapshot = control.snapshot();
+      if (progress && (snapshot.lines > 0 || snapshot.errors > 0)) {
         const auto now = std::chrono::steady_clock::now();
-        const auto snapshot = control.snapshot();
         print_progress(snapshot, last_lines, std::chrono::duration<double>(now - last).count());
         last = now;
         last_lines = snapshot.lines;
