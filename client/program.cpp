@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 #include <CLI/CLI.hpp>
 
+#include "client/bench_command.hpp"
 #include "client/client.hpp"
 #include "client/sources.hpp"
 #include "protocol/errc.hpp"
@@ -147,10 +148,16 @@ int run_program(int argc, const char* const* argv) {
       ->default_str(runtime::format_duration(options.timeout));
   app.add_flag("-q,--quiet", quiet,
                "Do not echo the greeting and acks on stdout (errors still go to stderr)");
+  bench_options bench;
+  auto* bench_command = add_bench_command(app, bench);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? k_exit_ok : k_exit_usage;
+  }
+  if (bench_command->parsed()) {
+    (void)::signal(SIGPIPE, SIG_IGN);  // standard output may be a closed pipe
+    return run_bench(bench);
   }
   for (const auto& message : messages) {
     if (!protocol::validate_message_text(message)) {
