@@ -252,7 +252,7 @@ runtime::task<bench_result> work(worker_context* ctx, bool* arrived) {
     ctx->control->publish(ctx->plan.index, ctx->result.lines, ctx->result.errors,
                           ctx->result.latency.value_at(0.99));
   }
-  co_return std::move(ctx->result);
+  co_return ctx->result;
 }
 
 }  // namespace

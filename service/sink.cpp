@@ -40,7 +40,7 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, bool 
   return open(spec, sink_options{.durable = durable}, why);
 }
 
-sink::sink(runtime::unique_fd owned, int fd, bool discard, sink_options options) noexcept
+sink::sink(runtime::unique_fd owned, int fd, bool discard, const sink_options& options) noexcept
     : m_owned(std::move(owned)), m_fd(fd), m_discard(discard), m_options(options) {}
 
 sink::~sink() = default;

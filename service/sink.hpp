@@ -50,7 +50,7 @@ class sink {
   /// As above, with default options and no message; for tests and tools.
   static runtime::result<std::unique_ptr<sink>> open(const std::string& spec, bool durable = false);
 
-  sink(runtime::unique_fd owned, int fd, bool discard, sink_options options) noexcept;
+  sink(runtime::unique_fd owned, int fd, bool discard, const sink_options& options) noexcept;
   sink(const sink&) = delete;
   sink& operator=(const sink&) = delete;
   ~sink();
