@@ -53,12 +53,12 @@ result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   return std::chrono::milliseconds(count * scale);
 }
 
-std::string format_duration(std::chrono::milliseconds duration) {
+std::string format_duration(std::chrono::milliseconds duration, std::string_view separator) {
   const auto count = duration.count();
-  if (count % 1000 == 0) {
-    return std::to_string(count / 1000) + " s";
-  }
-  return std::to_string(count) + " ms";
+  const bool seconds = count % 1000 == 0;
+  std::string text = std::to_string(seconds ? count / 1000 : count);
+  text.append(separator).append(seconds ? "s" : "ms");
+  return text;
 }
 
 std::string check_duration(std::string_view text, std::chrono::milliseconds max) {

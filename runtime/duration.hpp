@@ -21,8 +21,9 @@ namespace ringline::runtime {
 result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 /// Returns `duration` as parse_duration reads it and a person reads it best: whole seconds as
-/// `2 s`, anything else as `250 ms`.
-[[nodiscard]] std::string format_duration(std::chrono::milliseconds duration);
+/// `2 s`, anything else as `250 ms`; with `separator` "" (for key=value log fields) `2s`.
+[[nodiscard]] std::string format_duration(std::chrono::milliseconds duration,
+                                          std::string_view separator = " ");
 
 /// Checks a duration option's text for a command line: returns an empty string if `text`
 /// parses to at most `max`, otherwise the reason in words, for example

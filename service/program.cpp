@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/duration.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
@@ -24,12 +25,9 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-// "300s", "250ms": how durations are given on the command line.
+// "300s", "250ms": as the command line takes them, and one word in a key=value log field.
 std::string duration_text(std::chrono::milliseconds duration) {
-  if (duration.count() % 1000 == 0) {
-    return fmt::format("{}s", duration.count() / 1000);
-  }
-  return fmt::format("{}ms", duration.count());
+  return runtime::format_duration(duration, "");
 }
 
 std::string describe_settings(const config& settings, const runtime::address& where) {

@@ -125,7 +125,6 @@ runtime::task<void> server::run() {
     } catch (const std::bad_alloc&) {
       // No memory for the session's frame: this client is closed unanswered (its descriptor
       // died with the moved-from argument), and accepting goes on.
-      --m_stats.active;
       ++m_stats.internal_errors;
       runtime::log_line("accept: out of memory for a new session; closed it unanswered");
     }
@@ -149,8 +148,10 @@ runtime::buffer_ring* server::receive_buffers() {
 }
 
 void server::adopt(runtime::unique_fd fd, runtime::address peer) {
-  ++m_stats.active;
+  // Counted once spawned: the session runs (and, ending, uncounts itself) only from the next
+  // turn, and a spawn that fails for want of memory leaves nothing to uncount.
   runtime::event_loop::current().spawn(serve(std::move(fd), peer));
+  ++m_stats.active;
 }
 
 void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept {

@@ -54,14 +54,6 @@ read_limit next_read_limit(const config& settings, std::optional<clock::time_poi
   return idle;
 }
 
-// Maps what the sink said about a session's lines to the session's ending.
-ending sink_ending(std::error_code error, const session& state) noexcept {
-  if (runtime::is_cancelled(error) && state.aborted()) {
-    return ending::forced;
-  }
-  return ending::sink_failed;
-}
-
 // Logs an exception that ended one session; never throws (it may be bad_alloc).
 void log_internal_error(std::exception_ptr error) noexcept {
   try {
@@ -117,7 +109,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
     }
     (void)runtime::set_no_delay(fd.get());
     if (auto sent = co_await runtime::send_all(fd.get(), m_greeting_line, io); !sent) {
-      why = state.aborted() ? ending::forced : ending::reset;
+      why = ending::reset;
     } else {
       runtime::buffer_ring* shared_buffers = receive_buffers();
       std::vector<char> own_buffer;  // only without shared buffers, or when they ran dry
@@ -160,7 +152,6 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
         }
         if (read_error) {
           why = runtime::is_timeout(read_error)     ? limit.on_expiry
-                : state.aborted()                   ? ending::forced
                 : runtime::is_cancelled(read_error) ? ending::shutdown
                                                     : ending::reset;
           break;
@@ -194,7 +185,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
           auto written = m_sink.append(lines);
           lease.reset();
           if (auto outcome = co_await written; !outcome) {
-            why = sink_ending(outcome.error(), state);
+            why = ending::sink_failed;
             break;
           }
           // A client that stops reading its acks stalls this send; after --idle-timeout
@@ -210,9 +201,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
             unsent -= m_acks.acks_in(slice.size());
           }
           if (send_error) {
-            why = runtime::is_timeout(send_error) ? ending::stalled
-                  : state.aborted()               ? ending::forced
-                                                  : ending::reset;
+            why = runtime::is_timeout(send_error) ? ending::stalled : ending::reset;
             break;
           }
           lines_acked += lines.size();
@@ -232,6 +221,11 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
   } catch (...) {
     why = ending::internal_error;
     log_internal_error(std::current_exception());
+  }
+  if (state.aborted() &&
+      (why == ending::reset || why == ending::shutdown || why == ending::sink_failed)) {
+    // The shutdown grace ran out: whatever failed, failed because its I/O was cancelled.
+    why = ending::forced;
   }
 
   if (const auto reason = wire_error(why); reason && !state.aborted()) {

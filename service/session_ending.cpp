@@ -1,87 +1,59 @@
 #include "service/session_ending.hpp"
 
+#include <array>
+#include <cstdint>
+
 namespace ringline::service {
 
+namespace {
+
+// Everything an ending decides, in one row per ending, in the enum's order.
+struct ending_traits {
+  std::string_view text;               // the reason on the `disconnect` log line
+  std::optional<protocol::errc> wire;  // the error line sent before closing, if any
+  std::uint64_t stats::*counter;       // the counter it adds to, if any
+  // After EOF the client sends nothing more; after a reset or a stall there is nobody (or
+  // nobody reading) to protect; a forced close has no time left: none of those lingers.
+  bool lingers;
+};
+
+constexpr std::array<ending_traits, 10> k_endings{{
+    {"client closed", std::nullopt, nullptr, false},
+    {"line too long", protocol::errc::line_too_long, &stats::line_too_long, true},
+    {"idle timeout", protocol::errc::idle_timeout, &stats::idle_timeouts, true},
+    {"line timeout", protocol::errc::line_timeout, &stats::line_timeouts, true},
+    {"client stopped reading", std::nullopt, &stats::stalled, false},
+    {"server shutdown", std::nullopt, nullptr, true},
+    {"closed at the end of the shutdown grace", std::nullopt, &stats::forced_closes, false},
+    {"connection error", std::nullopt, &stats::resets, false},
+    {"sink failed", protocol::errc::sink_failed, &stats::sink_errors, true},
+    {"internal error", protocol::errc::internal_error, &stats::internal_errors, true},
+}};
+static_assert(k_endings.size() == static_cast<std::size_t>(ending::internal_error) + 1,
+              "one row per ending");
+
+const ending_traits& traits(ending why) noexcept {
+  return k_endings[static_cast<std::size_t>(why)];
+}
+
+}  // namespace
+
 std::string_view describe(ending why) noexcept {
-  switch (why) {
-    case ending::eof:
-      return "client closed";
-    case ending::line_too_long:
-      return "line too long";
-    case ending::idle_timeout:
-      return "idle timeout";
-    case ending::line_timeout:
-      return "line timeout";
-    case ending::stalled:
-      return "client stopped reading";
-    case ending::shutdown:
-      return "server shutdown";
-    case ending::forced:
-      return "closed at the end of the shutdown grace";
-    case ending::reset:
-      return "connection error";
-    case ending::sink_failed:
-      return "sink failed";
-    case ending::internal_error:
-      return "internal error";
-  }
-  return "?";
+  return traits(why).text;
 }
 
 std::optional<protocol::errc> wire_error(ending why) noexcept {
-  switch (why) {
-    case ending::line_too_long:
-      return protocol::errc::line_too_long;
-    case ending::idle_timeout:
-      return protocol::errc::idle_timeout;
-    case ending::line_timeout:
-      return protocol::errc::line_timeout;
-    case ending::sink_failed:
-      return protocol::errc::sink_failed;
-    case ending::internal_error:
-      return protocol::errc::internal_error;
-    default:
-      return std::nullopt;
-  }
+  return traits(why).wire;
 }
 
 void count(stats& counters, ending why) noexcept {
-  switch (why) {
-    case ending::line_too_long:
-      ++counters.line_too_long;
-      break;
-    case ending::idle_timeout:
-      ++counters.idle_timeouts;
-      break;
-    case ending::line_timeout:
-      ++counters.line_timeouts;
-      break;
-    case ending::stalled:
-      ++counters.stalled;
-      break;
-    case ending::reset:
-      ++counters.resets;
-      break;
-    case ending::sink_failed:
-      ++counters.sink_errors;
-      break;
-    case ending::forced:
-      ++counters.forced_closes;
-      break;
-    case ending::internal_error:
-      ++counters.internal_errors;
-      break;
-    case ending::eof:
-    case ending::shutdown:
-      break;
+  if (const auto counter = traits(why).counter; counter != nullptr) {
+    ++(counters.*counter);
   }
 }
 
 bool lingers(ending why) noexcept {
-  // After EOF the client sends nothing more; after a reset or a stall there is nobody (or
-  // nobody reading) to protect; a forced close has no time left to linger.
-  return why != ending::eof && why != ending::reset && why != ending::stalled &&
-         why != ending::forced;
+  return traits(why).lingers;
 }
 
 }  // namespace ringline::service

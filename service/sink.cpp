@@ -50,7 +50,6 @@ sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
     return {*this, 0, m_failed};
   }
   if (!m_pending.empty() && m_pending.size() >= m_options.pending_limit) {
-    ++m_timed_out;
     return {*this, 0, std::make_error_code(std::errc::no_buffer_space)};
   }
   for (const auto line : lines) {
@@ -82,7 +81,6 @@ void sink::append_awaiter::await_suspend(std::coroutine_handle<> waiter) {
 }
 
 runtime::task<void> sink::run() {
-  m_running = true;
   for (;;) {
     if (m_pending.empty() || m_failed) {
       if (m_stopping || m_discard || m_failed) {
@@ -125,10 +123,8 @@ runtime::task<void> sink::run() {
     // Everything is written and the file ends with a whole line: no repair is owed.
     sink_file_unmark(m_fd);
   }
-  m_running = false;
   m_stop_expiry.request();
   m_waiting.set();
-  m_finished.set();
 }
 
 runtime::task<void> sink::expire_waiters() {
@@ -158,15 +154,7 @@ runtime::task<void> sink::expire_waiters() {
       *m_waiters.front().error = std::make_error_code(std::errc::timed_out);
       loop.post(m_waiters.front().handle);
       m_waiters.pop_front();
-      ++m_timed_out;
     }
-  }
-}
-
-runtime::task<void> sink::wait_stopped() {
-  while (m_running) {
-    m_finished.reset();
-    co_await m_finished;
   }
 }
 

@@ -88,9 +88,6 @@ class sink {
   /// Asks run() to finish after writing what is pending.
   void stop() noexcept;
 
-  /// Suspends until run() has returned.
-  runtime::task<void> wait_stopped();
-
   /// Cancels the write in progress (a stdout pipe nobody reads blocks forever): run() ends,
   /// and every waiting and later append fails, so none of those lines is acknowledged.
   void abort() noexcept;
@@ -103,9 +100,6 @@ class sink {
 
   /// Returns the first write error, or a zero code.
   [[nodiscard]] std::error_code failure() const noexcept { return m_failed; }
-
-  /// Returns the appends that failed because of sink_options::timeout or pending_limit.
-  [[nodiscard]] std::uint64_t timed_out() const noexcept { return m_timed_out; }
 
  private:
   using clock = std::chrono::steady_clock;
@@ -128,15 +122,12 @@ class sink {
   std::string m_writing;
   std::uint64_t m_appended = 0;
   std::uint64_t m_written = 0;
-  std::uint64_t m_timed_out = 0;
   std::deque<waiter> m_waiters;
   runtime::event m_work;
-  runtime::event m_waiting;   // set when the first waiter arrives, for expire_waiters()
-  runtime::event m_finished;  // set when run() returns
+  runtime::event m_waiting;  // set when the first waiter arrives, for expire_waiters()
   runtime::cancellation m_cancel;
   runtime::cancellation m_stop_expiry;
   bool m_stopping = false;
-  bool m_running = false;
   std::error_code m_failed;
 };
 

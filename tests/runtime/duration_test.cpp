@@ -41,6 +41,8 @@ TEST(duration_test, formats_whole_seconds_and_milliseconds_in_a_form_it_reads_ba
   EXPECT_EQ(format_duration(5min), "300 s");
   EXPECT_EQ(format_duration(250ms), "250 ms");
   EXPECT_EQ(format_duration(0ms), "0 s");
+  EXPECT_EQ(format_duration(5min, ""), "300s");
+  EXPECT_EQ(format_duration(250ms, ""), "250ms");
   for (auto each : {2000ms, 250ms, 0ms, 1500ms}) {
     EXPECT_EQ(parse_duration(format_duration(each)).value_or(-1ms), each);
   }
