@@ -29,30 +29,10 @@ using test_support::unique_fd;
 /// 300 ms is ample for an ack that the server sends without waiting for anything.
 constexpr auto k_no_ack_wait = 300ms;
 
-/// Reads from the non-blocking `fd` until `want` bytes arrived or `timeout` passed.
-std::string read_pipe(int fd, std::size_t want, std::chrono::milliseconds timeout) {
-  std::string got;
-  std::array<char, 4096> buffer{};
-  for (const deadline until(timeout); got.size() < want && !until.expired();) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, until.poll_ms()) <= 0) {
-      continue;
-    }
-    const ssize_t n = ::read(fd, buffer.data(), std::min(buffer.size(), want - got.size()));
-    if (n <= 0) {
-      break;
-    }
-    got.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  return got;
-}
-
 TEST(ack_after_sink_test, line_blocked_in_a_full_stdout_pipe_is_acked_only_once_written) {
   const temp_dir dir;
   const auto fifo = dir.file("sink.fifo");
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  // The reader is opened first, so that the server's open for writing does not block.
-  unique_fd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  auto reader = open_fifo_reader(fifo);
   ASSERT_TRUE(reader);
   // One page; the kernel may round up, so the size it chose is read back.
   ASSERT_GE(::fcntl(reader.get(), F_SETPIPE_SZ, 4096), 0);

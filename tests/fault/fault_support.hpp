@@ -1,5 +1,12 @@
 #pragma once
 
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -21,6 +28,7 @@
 #include "tests/support/server_process.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/test_text.hpp"
+#include "tests/support/unique_fd.hpp"
 
 /// Helpers shared by the fault tests, which start the real ringline-server and misbehave
 /// towards it from real sockets. Every wait here is bounded by a timeout; none sleeps.
@@ -123,6 +131,34 @@ inline std::map<std::string, std::uint64_t> parse_stats(std::string_view line) {
         std::stoull(std::string(word.substr(equals + 1)));
   }
   return counters;
+}
+
+/// Makes a FIFO at `path` and opens its read end, non-blocking. Opened before the server
+/// opens it for writing, so that the server's open does not block. Returns an invalid
+/// descriptor if either step fails.
+inline test_support::unique_fd open_fifo_reader(const std::filesystem::path& path) {
+  if (::mkfifo(path.c_str(), 0600) != 0) {
+    return test_support::unique_fd();
+  }
+  return test_support::unique_fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+}
+
+/// Reads from the non-blocking `fd` until `want` bytes arrived or `timeout` passed.
+inline std::string read_pipe(int fd, std::size_t want, std::chrono::milliseconds timeout) {
+  std::string got;
+  std::array<char, 4096> buffer{};
+  for (const test_support::deadline until(timeout); got.size() < want && !until.expired();) {
+    pollfd pfd{fd, POLLIN, 0};
+    if (::poll(&pfd, 1, until.poll_ms()) <= 0) {
+      continue;
+    }
+    const ssize_t n = ::read(fd, buffer.data(), std::min(buffer.size(), want - got.size()));
+    if (n <= 0) {
+      break;
+    }
+    got.append(buffer.data(), static_cast<std::size_t>(n));
+  }
+  return got;
 }
 
 }  // namespace ringline::fault

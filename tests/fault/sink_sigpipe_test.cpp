@@ -23,30 +23,10 @@ using test_support::server_process;
 using test_support::temp_dir;
 using test_support::unique_fd;
 
-/// Reads from the non-blocking `fd` until `want` bytes arrived or `timeout` passed.
-std::string read_pipe(int fd, std::size_t want, std::chrono::milliseconds timeout) {
-  std::string got;
-  char buffer[4096];
-  for (const deadline until(timeout); got.size() < want && !until.expired();) {
-    pollfd pfd{fd, POLLIN, 0};
-    if (::poll(&pfd, 1, until.poll_ms()) <= 0) {
-      continue;
-    }
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n <= 0) {
-      break;
-    }
-    got.append(buffer, static_cast<std::size_t>(n));
-  }
-  return got;
-}
-
 TEST(sink_sigpipe_test, closed_stdout_pipe_fails_the_sink_without_killing_the_server) {
   const temp_dir dir;
   const auto fifo = dir.file("sink.fifo");
-  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
-  // The reader is opened first, so that the server's open for writing does not block.
-  unique_fd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+  auto reader = open_fifo_reader(fifo);
   ASSERT_TRUE(reader);
   auto options = server_options({});  // the default sink: stdout
   options.stdout_mode = test_support::stdio_mode::file;
