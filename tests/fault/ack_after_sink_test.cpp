@@ -13,15 +13,12 @@
 
 #include "tests/fault/fault_support.hpp"
 #include "tests/support/temp_dir.hpp"
-#include "tests/support/unique_fd.hpp"
 
 namespace ringline::fault {
 namespace {
 
-using test_support::deadline;
 using test_support::server_process;
 using test_support::temp_dir;
-using test_support::unique_fd;
 
 /// How long the test waits for an ack that must not come. Only a bounded wait can show that
 /// something does not happen; the write it would overtake stays blocked for as long as the

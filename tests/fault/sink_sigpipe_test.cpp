@@ -13,15 +13,12 @@
 
 #include "tests/fault/fault_support.hpp"
 #include "tests/support/temp_dir.hpp"
-#include "tests/support/unique_fd.hpp"
 
 namespace ringline::fault {
 namespace {
 
-using test_support::deadline;
 using test_support::server_process;
 using test_support::temp_dir;
-using test_support::unique_fd;
 
 TEST(sink_sigpipe_test, closed_stdout_pipe_fails_the_sink_without_killing_the_server) {
   const temp_dir dir;
