@@ -18,7 +18,7 @@ namespace {
 
 thread_local event_loop* t_current = nullptr;
 
-// Cancel requests and linked timeouts complete too; nobody waits for them.
+// Cancel requests complete too; nobody waits for them.
 void ignore_completion(detail::operation& /*self*/, int /*res*/, std::uint32_t /*flags*/) noexcept {
 }
 constinit detail::operation g_ignored{&ignore_completion};
@@ -65,10 +65,10 @@ constexpr std::array<setup_choice, 3> k_setup_choices{{
     {0, "none"},
 }};
 
-constexpr std::array<int, 12> k_required_opcodes{
-    IORING_OP_POLL_ADD,     IORING_OP_FSYNC,        IORING_OP_ACCEPT, IORING_OP_RECV,
-    IORING_OP_SEND,         IORING_OP_CONNECT,      IORING_OP_CLOSE,  IORING_OP_TIMEOUT,
-    IORING_OP_LINK_TIMEOUT, IORING_OP_ASYNC_CANCEL, IORING_OP_READ,   IORING_OP_WRITE,
+constexpr std::array<int, 11> k_required_opcodes{
+    IORING_OP_POLL_ADD, IORING_OP_FSYNC,   IORING_OP_ACCEPT,       IORING_OP_RECV,
+    IORING_OP_SEND,     IORING_OP_CONNECT, IORING_OP_CLOSE,        IORING_OP_TIMEOUT,
+    IORING_OP_READ,     IORING_OP_WRITE,   IORING_OP_ASYNC_CANCEL,
 };
 
 }  // namespace
@@ -255,8 +255,6 @@ void throw_unless_transient(int rc, const char* what) {
 }  // namespace
 
 void event_loop::reserve_sqes(unsigned count) {
-  // An operation and its linked timeout must reach the kernel in the same submission: were
-  // the queue flushed between them, the kernel would run the operation without its limit.
   assert(count <= m_ring->sq.ring_entries);
   while (io_uring_sq_space_left(m_ring.get()) < count) {
     const bool refused = m_simulate_busy && io_uring_cq_ready(m_ring.get()) > 0;
@@ -358,10 +356,26 @@ void event_loop::turn(bool may_block) {
   // The non-blocking turn must ask for events too: with DEFER_TASKRUN, io_uring_submit
   // alone never runs the kernel's deferred completion work, so a coroutine that keeps
   // yielding would hold back every completion that arrives meanwhile.
-  const int rc = wait ? io_uring_submit_and_wait(m_ring.get(), 1)
-                      : io_uring_submit_and_get_events(m_ring.get());
+  const int rc = wait ? wait_for_completion() : io_uring_submit_and_get_events(m_ring.get());
   throw_unless_transient(rc, wait ? "io_uring_submit_and_wait" : "io_uring_submit_and_get_events");
   reap();
+  if (m_timers.armed() > 0 && !m_draining) {
+    m_timers.expire(std::chrono::steady_clock::now());
+  }
+}
+
+int event_loop::wait_for_completion() {
+  const auto sleep = m_timers.time_to_next(std::chrono::steady_clock::now());
+  if (!sleep) {
+    return io_uring_submit_and_wait(m_ring.get(), 1);
+  }
+  // EXT_ARG (5.11, and so on every kernel the loop accepts) carries the timeout in the
+  // call itself: no timeout SQE, no completion to filter out.
+  const auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(*sleep).count();
+  __kernel_timespec wait{.tv_sec = nanoseconds / 1'000'000'000,
+                         .tv_nsec = nanoseconds % 1'000'000'000};
+  io_uring_cqe* cqe = nullptr;
+  return io_uring_submit_and_wait_timeout(m_ring.get(), &cqe, 1, &wait, nullptr);
 }
 
 void event_loop::run_posted() {

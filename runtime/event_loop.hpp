@@ -13,6 +13,7 @@
 
 #include "runtime/operation.hpp"
 #include "runtime/task.hpp"
+#include "runtime/timer_wheel.hpp"
 
 struct io_uring;
 struct io_uring_sqe;
@@ -143,6 +144,8 @@ class event_loop {
   void wake(std::coroutine_handle<> handle) const noexcept;
   // For runtime/io.cpp: asks the kernel to cancel `target` (its completion still arrives).
   void cancel(detail::operation& target);
+  // For runtime/io.cpp: the deadlines of operations in flight, expired once per turn.
+  [[nodiscard]] timer_wheel& timers() noexcept { return m_timers; }
 
   // For the spawned-task promise (event_loop.cpp).
   struct spawned_node;
@@ -152,6 +155,7 @@ class event_loop {
  private:
   void drive(std::coroutine_handle<> main);
   void turn(bool may_block);
+  int wait_for_completion();
   void run_posted();
   std::size_t reap();
   // A completion taken out of the CQ, waiting for its handler.
@@ -169,6 +173,7 @@ class event_loop {
   ring_features m_features;
   std::size_t m_in_flight = 0;
   std::deque<std::coroutine_handle<>> m_posted;
+  timer_wheel m_timers;
   // Completions moved out of the CQ while an SQE was being reserved; older than anything
   // still in the CQ, so the next reap delivers them first.
   std::deque<completion> m_stash;

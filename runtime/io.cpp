@@ -21,17 +21,16 @@ __kernel_timespec to_timespec(std::chrono::nanoseconds duration) noexcept {
   return {.tv_sec = seconds.count(), .tv_nsec = (duration - seconds).count()};
 }
 
-// Linked timeouts and cancel requests complete with their own CQE; nobody waits for it.
-void ignore_completion(detail::operation& /*self*/, int /*res*/, std::uint32_t /*flags*/) noexcept {
-}
-constinit detail::operation g_link_timeout{&ignore_completion};
-
 }  // namespace
 
 namespace detail {
 
 io_operation::io_operation(io_kind kind, int fd, io_options options) noexcept
-    : operation{&on_complete}, m_kind(kind), m_fd(fd), m_options(options) {}
+    : operation{&on_complete},
+      timer_node{.m_on_expiry = &on_deadline},
+      m_kind(kind),
+      m_fd(fd),
+      m_options(options) {}
 
 io_operation::io_operation(io_kind kind, int fd, const char* data, std::size_t size, int flags,
                            io_options options) noexcept
@@ -61,9 +60,6 @@ void io_operation::set_duration(std::chrono::nanoseconds duration) noexcept {
 
 void io_operation::submit() {
   auto& loop = event_loop::current();
-  const bool linked_timeout = m_options.timeout.count() > 0 && m_kind != io_kind::sleep;
-  // Both SQEs are reserved before either is filled, so a failure leaves nothing queued.
-  loop.reserve_sqes(linked_timeout ? 2 : 1);
   io_uring_sqe* sqe = loop.acquire_sqe();
   char* data = m_data + m_done;
   // One submission moves at most 4 GiB - 1; sends and writes resubmit for the rest.
@@ -111,13 +107,8 @@ void io_operation::submit() {
       break;
   }
   io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
-  if (linked_timeout) {
-    m_timespec = to_timespec(m_options.timeout);
-    // Added to, not set: a pooled receive already carries IOSQE_BUFFER_SELECT.
-    io_uring_sqe_set_flags(sqe, sqe->flags | IOSQE_IO_LINK);
-    io_uring_sqe* timeout = loop.acquire_sqe();
-    io_uring_prep_link_timeout(timeout, &m_timespec, 0);
-    io_uring_sqe_set_data(timeout, &g_link_timeout);
+  if (m_options.timeout.count() > 0 && m_kind != io_kind::sleep) {
+    loop.timers().arm(*this, std::chrono::steady_clock::now(), m_options.timeout);
   }
   if (m_options.cancel != nullptr) {
     m_options.cancel->set_pending(this);
@@ -129,7 +120,7 @@ bool io_operation::wants_resubmit(int res) noexcept {
   if (all && res > 0) {
     m_done += static_cast<std::size_t>(res);
   }
-  if (m_options.cancel != nullptr && m_options.cancel->requested()) {
+  if ((m_options.cancel != nullptr && m_options.cancel->requested()) || m_timed_out) {
     return false;
   }
   return res == -EINTR || (all && res > 0 && m_done < m_size);
@@ -139,6 +130,7 @@ void io_operation::on_complete(operation& self, int res, std::uint32_t flags) no
   auto& op = static_cast<io_operation&>(self);
   op.m_cqe_flags = flags;
   auto& loop = event_loop::current();
+  loop.timers().disarm(op);
   if (op.m_options.cancel != nullptr) {
     op.m_options.cancel->set_pending(nullptr);
   }
@@ -154,18 +146,35 @@ void io_operation::on_complete(operation& self, int res, std::uint32_t flags) no
   loop.wake(op.m_waiter);
 }
 
+void io_operation::on_deadline(timer_node& self) noexcept {
+  auto& op = static_cast<io_operation&>(self);
+  auto& loop = event_loop::current();
+  try {
+    loop.cancel(op);
+    op.m_timed_out = true;
+  } catch (...) {
+    // No SQE for the cancel (the ring itself failed): try again a tick later rather than
+    // leave the operation without its limit.
+    loop.timers().arm(op, std::chrono::steady_clock::now(), std::chrono::nanoseconds::zero());
+  }
+}
+
 result<std::size_t> io_operation::outcome() const noexcept {
   if ((m_kind == io_kind::send || m_kind == io_kind::write) && m_res >= 0 && m_done < m_size) {
     // Cut short: by a cancellation, or by a zero-byte write that would otherwise spin.
     const bool cancelled = m_options.cancel != nullptr && m_options.cancel->requested();
-    return cancelled ? errno_code(ECANCELED) : errno_code(EIO);
+    if (cancelled) {
+      return errno_code(ECANCELED);
+    }
+    return m_timed_out ? make_error_code(std::errc::timed_out) : errno_code(EIO);
   }
   if (m_res >= 0) {
     return static_cast<std::size_t>(m_res);
   }
-  if (m_res == -ECANCELED && m_options.timeout.count() > 0 &&
+  if (m_timed_out && (m_res == -ECANCELED || m_res == -EINTR) &&
       (m_options.cancel == nullptr || !m_options.cancel->requested())) {
-    // The linked timeout fired and cancelled the operation.
+    // The deadline passed and the loop cancelled the operation (work the kernel had handed
+    // to a worker thread is interrupted rather than cancelled).
     return std::errc::timed_out;
   }
   if (m_kind == io_kind::sleep && m_res == -ETIME) {

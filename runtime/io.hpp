@@ -14,6 +14,7 @@
 #include "runtime/cancellation.hpp"
 #include "runtime/operation.hpp"
 #include "runtime/result.hpp"
+#include "runtime/timer_wheel.hpp"
 #include "runtime/unique_fd.hpp"
 
 // Awaitable I/O operations on the calling thread's event_loop.
@@ -32,6 +33,7 @@ namespace ringline::runtime {
 struct io_options {
   /// Fails the operation with std::errc::timed_out when it has not completed in this time
   /// (zero: no limit). Operations that resubmit (short sends) get the limit per submission.
+  /// Kept by the loop's timer_wheel: it fires up to one tick (100 ms) late, never early.
   std::chrono::nanoseconds timeout{0};
   /// Lets another coroutine cancel the operation; may be null.
   cancellation* cancel = nullptr;
@@ -60,7 +62,7 @@ enum class io_kind : std::uint8_t {
 };
 
 /// The state of one operation, shared by all the awaiters below.
-class io_operation : public operation {
+class io_operation : public operation, private timer_node {
  public:
   io_operation(io_kind kind, int fd, io_options options) noexcept;
   /// For transfers: `data` is written through only by receives and reads.
@@ -88,6 +90,7 @@ class io_operation : public operation {
  private:
   void submit();
   static void on_complete(operation& self, int res, std::uint32_t flags) noexcept;
+  static void on_deadline(timer_node& self) noexcept;
   [[nodiscard]] bool wants_resubmit(int res) noexcept;
 
   io_kind m_kind;
@@ -96,6 +99,7 @@ class io_operation : public operation {
   __kernel_timespec m_timespec{};
   std::coroutine_handle<> m_waiter;
   int m_res = 0;
+  bool m_timed_out = false;  // the deadline passed and the loop cancelled the operation
 };
 
 }  // namespace detail
