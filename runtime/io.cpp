@@ -54,10 +54,6 @@ void io_operation::await_suspend(std::coroutine_handle<> waiter) {
   submit();
 }
 
-void io_operation::set_duration(std::chrono::nanoseconds duration) noexcept {
-  m_timespec = to_timespec(duration);
-}
-
 void io_operation::submit() {
   auto& loop = event_loop::current();
   io_uring_sqe* sqe = loop.acquire_sqe();
@@ -67,8 +63,8 @@ void io_operation::submit() {
       std::min<std::size_t>(m_size - m_done, std::numeric_limits<unsigned>::max()));
   switch (m_kind) {
     case io_kind::accept:
-      m_address_size = sizeof m_address;
-      io_uring_prep_accept(sqe, m_fd, reinterpret_cast<sockaddr*>(&m_address), &m_address_size,
+      m_address_size = static_cast<socklen_t>(m_size);
+      io_uring_prep_accept(sqe, m_fd, reinterpret_cast<sockaddr*>(m_data), &m_address_size,
                            SOCK_CLOEXEC);
       break;
     case io_kind::recv:
@@ -85,7 +81,7 @@ void io_operation::submit() {
       io_uring_prep_write(sqe, m_fd, data, remaining, static_cast<__u64>(-1));
       break;
     case io_kind::connect:
-      io_uring_prep_connect(sqe, m_fd, reinterpret_cast<sockaddr*>(&m_address), m_address_size);
+      io_uring_prep_connect(sqe, m_fd, reinterpret_cast<sockaddr*>(m_data), m_address_size);
       break;
     case io_kind::close:
       io_uring_prep_close(sqe, m_fd);
@@ -103,7 +99,7 @@ void io_operation::submit() {
       break;
     case io_kind::sleep:
       // The kernel copies the timespec while preparing the request, at submission.
-      io_uring_prep_timeout(sqe, &m_timespec, 0, 0);
+      io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(m_data), 0, 0);
       break;
   }
   io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
@@ -126,24 +122,30 @@ bool io_operation::wants_resubmit(int res) noexcept {
   return res == -EINTR || (all && res > 0 && m_done < m_size);
 }
 
-void io_operation::on_complete(operation& self, int res, std::uint32_t flags) noexcept {
-  auto& op = static_cast<io_operation&>(self);
-  op.m_cqe_flags = flags;
+bool io_operation::settle(int res, std::uint32_t flags) noexcept {
+  m_cqe_flags = flags;
   auto& loop = event_loop::current();
-  loop.timers().disarm(op);
-  if (op.m_options.cancel != nullptr) {
-    op.m_options.cancel->set_pending(nullptr);
+  loop.timers().disarm(*this);
+  if (m_options.cancel != nullptr) {
+    m_options.cancel->set_pending(nullptr);
   }
-  if (!loop.draining() && op.wants_resubmit(res)) {
+  if (!loop.draining() && wants_resubmit(res)) {
     try {
-      op.submit();
-      return;
+      submit();
+      return false;
     } catch (...) {
       res = -ENOMEM;  // the ring itself failed; report it on this operation
     }
   }
-  op.m_res = res;
-  loop.wake(op.m_waiter);
+  m_res = res;
+  return true;
+}
+
+void io_operation::on_complete(operation& self, int res, std::uint32_t flags) noexcept {
+  auto& op = static_cast<io_operation&>(self);
+  if (op.settle(res, flags)) {
+    event_loop::current().wake(op.m_waiter);
+  }
 }
 
 void io_operation::on_deadline(timer_node& self) noexcept {
@@ -190,7 +192,10 @@ result<std::size_t> io_operation::outcome() const noexcept {
 }  // namespace detail
 
 accept_awaiter::accept_awaiter(int listen_fd, io_options options) noexcept
-    : io_operation(detail::io_kind::accept, listen_fd, options) {}
+    : io_operation(detail::io_kind::accept, listen_fd, options) {
+  m_data = reinterpret_cast<char*>(&m_address);
+  m_size = sizeof m_address;
+}
 
 result<accepted> accept_awaiter::await_resume() noexcept {
   auto fd = outcome();
@@ -200,6 +205,33 @@ result<accepted> accept_awaiter::await_resume() noexcept {
   return accepted{
       unique_fd(static_cast<int>(*fd)),
       address::from_sockaddr(reinterpret_cast<const sockaddr*>(&m_address), m_address_size)};
+}
+
+connect_awaiter::connect_awaiter(int fd, const address& peer, io_options options) noexcept
+    : io_operation(detail::io_kind::connect, fd, options) {
+  std::memcpy(&m_address, peer.data(), peer.size());
+  m_data = reinterpret_cast<char*>(&m_address);
+  m_address_size = peer.size();
+}
+
+result<void> connect_awaiter::await_resume() const noexcept {
+  if (auto done = outcome(); !done) {
+    return done.error();
+  }
+  return {};
+}
+
+sleep_awaiter::sleep_awaiter(std::chrono::nanoseconds duration, cancellation* cancel) noexcept
+    : io_operation(detail::io_kind::sleep, -1, io_options{.timeout = {}, .cancel = cancel}),
+      m_timespec(to_timespec(duration)) {
+  m_data = reinterpret_cast<char*>(&m_timespec);
+}
+
+result<void> sleep_awaiter::await_resume() const noexcept {
+  if (auto done = outcome(); !done) {
+    return done.error();
+  }
+  return {};
 }
 
 transfer_awaiter::transfer_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size,
@@ -212,17 +244,6 @@ status_awaiter::status_awaiter(detail::io_kind kind, int fd, io_options options)
 status_awaiter::status_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size,
                                int flags, io_options options) noexcept
     : io_operation(kind, fd, data, size, flags, options) {}
-
-status_awaiter::status_awaiter(std::chrono::nanoseconds duration, cancellation* cancel) noexcept
-    : io_operation(detail::io_kind::sleep, -1, io_options{.timeout = {}, .cancel = cancel}) {
-  set_duration(duration);
-}
-
-status_awaiter::status_awaiter(int fd, const address& peer, io_options options) noexcept
-    : io_operation(detail::io_kind::connect, fd, options) {
-  std::memcpy(&m_address, peer.data(), peer.size());
-  m_address_size = peer.size();
-}
 
 result<void> status_awaiter::await_resume() const noexcept {
   auto done = outcome();
@@ -239,21 +260,37 @@ pooled_recv_awaiter::pooled_recv_awaiter(int fd, buffer_ring& pool, io_options o
 }
 
 result<received_buffer> pooled_recv_awaiter::await_resume() noexcept {
-  // A completion that carries a buffer must give it back, whatever else it says.
-  const bool has_buffer = (m_cqe_flags & IORING_CQE_F_BUFFER) != 0;
-  const auto id = static_cast<std::uint16_t>(m_cqe_flags >> IORING_CQE_BUFFER_SHIFT);
-  auto got = outcome();
+  return detail::pooled_outcome(outcome(), m_cqe_flags, *m_pool);
+}
+
+namespace detail {
+
+result<received_buffer> pooled_outcome(result<std::size_t> got, std::uint32_t cqe_flags,
+                                       buffer_ring& pool) noexcept {
+  const bool has_buffer = (cqe_flags & IORING_CQE_F_BUFFER) != 0;
+  const auto id = static_cast<std::uint16_t>(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
   if (!got) {
     if (has_buffer) {
-      received_buffer(*m_pool, id, 0).reset();
+      received_buffer(pool, id, 0).reset();
     }
     return got.error();
   }
   if (!has_buffer) {
     return received_buffer();  // end of stream: the kernel needed no buffer
   }
-  return received_buffer(*m_pool, id, *got);
+  return received_buffer(pool, id, *got);
 }
+
+void io_operation::rearm(int fd, io_options options) noexcept {
+  m_fd = fd;
+  m_options = options;
+  m_done = 0;
+  m_res = 0;
+  m_cqe_flags = 0;
+  m_timed_out = false;
+}
+
+}  // namespace detail
 
 pooled_recv_awaiter recv_pooled(int fd, buffer_ring& pool, io_options options) noexcept {
   return {fd, pool, options};
@@ -279,7 +316,7 @@ status_awaiter write_all(int fd, std::span<const char> data, io_options options)
   return {detail::io_kind::write, fd, data.data(), data.size(), 0, options};
 }
 
-status_awaiter connect(int fd, const address& peer, io_options options) noexcept {
+connect_awaiter connect(int fd, const address& peer, io_options options) noexcept {
   return {fd, peer, options};
 }
 
@@ -295,7 +332,7 @@ status_awaiter poll_readable(int fd, io_options options) noexcept {
   return {detail::io_kind::poll, fd, options};
 }
 
-status_awaiter sleep_for(std::chrono::nanoseconds duration, cancellation* cancel) noexcept {
+sleep_awaiter sleep_for(std::chrono::nanoseconds duration, cancellation* cancel) noexcept {
   return {duration, cancel};
 }
 

@@ -69,6 +69,12 @@ class io_operation : public operation, private timer_node {
   io_operation(io_kind kind, int fd, const char* data, std::size_t size, int flags,
                io_options options) noexcept;
 
+  // Awaiters live in coroutine frames, and the frame of every connection holds several:
+  // what only some kinds need (an address, a timespec) lives in those kinds' classes, which
+  // point m_data at it, so the common state stays small.
+  io_operation(const io_operation&) = delete;
+  io_operation& operator=(const io_operation&) = delete;
+
   /// A cancellation requested before the operation starts skips the kernel entirely.
   bool await_ready() noexcept;
   void await_suspend(std::coroutine_handle<> waiter);
@@ -76,31 +82,38 @@ class io_operation : public operation, private timer_node {
  protected:
   /// Returns the byte count / descriptor, or the error the kernel reported.
   result<std::size_t> outcome() const noexcept;
-  void set_duration(std::chrono::nanoseconds duration) noexcept;
+  void submit();
+  /// Takes one completion; returns true when the operation is over (outcome() is final),
+  /// false when it was resubmitted (a short send, EINTR).
+  [[nodiscard]] bool settle(int res, std::uint32_t flags) noexcept;
+  /// Makes a finished operation ready to be submitted again, on `fd` with `options`.
+  void rearm(int fd, io_options options) noexcept;
 
-  char* m_data = nullptr;
+  char* m_data = nullptr;  // the buffer; for accept, connect and sleep, the address or timespec
   std::size_t m_size = 0;
   std::size_t m_done = 0;
   int m_msg_flags = 0;
-  sockaddr_storage m_address{};
-  socklen_t m_address_size = 0;
-  std::uint16_t m_buffer_group = 0;  // recv_pooled: the buffer_ring to pick from
+  socklen_t m_address_size = 0;      // accept, connect: the length of the address at m_data
   std::uint32_t m_cqe_flags = 0;     // flags of the last completion (buffer id, ...)
+  std::uint16_t m_buffer_group = 0;  // recv_pooled: the buffer_ring to pick from
 
  private:
-  void submit();
   static void on_complete(operation& self, int res, std::uint32_t flags) noexcept;
   static void on_deadline(timer_node& self) noexcept;
   [[nodiscard]] bool wants_resubmit(int res) noexcept;
 
   io_kind m_kind;
-  int m_fd;
-  io_options m_options;
-  __kernel_timespec m_timespec{};
-  std::coroutine_handle<> m_waiter;
-  int m_res = 0;
   bool m_timed_out = false;  // the deadline passed and the loop cancelled the operation
+  int m_fd;
+  int m_res = 0;
+  io_options m_options;
+  std::coroutine_handle<> m_waiter;
 };
+
+/// What a pooled receive yields, from its outcome and the flags of its completion: a
+/// completion that carries a buffer gives it back, whatever else it says.
+result<received_buffer> pooled_outcome(result<std::size_t> got, std::uint32_t cqe_flags,
+                                       buffer_ring& pool) noexcept;
 
 }  // namespace detail
 
@@ -109,6 +122,29 @@ class accept_awaiter : public detail::io_operation {
  public:
   accept_awaiter(int listen_fd, io_options options) noexcept;
   result<accepted> await_resume() noexcept;
+
+ private:
+  sockaddr_storage m_address{};
+};
+
+/// Awaiter of connect().
+class connect_awaiter : public detail::io_operation {
+ public:
+  connect_awaiter(int fd, const address& peer, io_options options) noexcept;
+  result<void> await_resume() const noexcept;
+
+ private:
+  sockaddr_storage m_address{};
+};
+
+/// Awaiter of sleep_for().
+class sleep_awaiter : public detail::io_operation {
+ public:
+  sleep_awaiter(std::chrono::nanoseconds duration, cancellation* cancel) noexcept;
+  result<void> await_resume() const noexcept;
+
+ private:
+  __kernel_timespec m_timespec{};
 };
 
 /// Awaiter of operations that yield a byte count (0 from recv_some/read_some means EOF).
@@ -125,8 +161,6 @@ class status_awaiter : public detail::io_operation {
   status_awaiter(detail::io_kind kind, int fd, io_options options) noexcept;
   status_awaiter(detail::io_kind kind, int fd, const char* data, std::size_t size, int flags,
                  io_options options) noexcept;
-  status_awaiter(int fd, const address& peer, io_options options) noexcept;
-  status_awaiter(std::chrono::nanoseconds duration, cancellation* cancel) noexcept;
   result<void> await_resume() const noexcept;
 };
 
@@ -167,7 +201,8 @@ class pooled_recv_awaiter : public detail::io_operation {
                                        io_options options = {}) noexcept;
 
 /// Connects the socket `fd` to `peer`.
-[[nodiscard]] status_awaiter connect(int fd, const address& peer, io_options options = {}) noexcept;
+[[nodiscard]] connect_awaiter connect(int fd, const address& peer,
+                                      io_options options = {}) noexcept;
 
 /// Closes `fd` through the ring. The descriptor is released at once, whatever the result.
 [[nodiscard]] status_awaiter close(unique_fd fd) noexcept;
@@ -180,7 +215,7 @@ class pooled_recv_awaiter : public detail::io_operation {
 [[nodiscard]] status_awaiter poll_readable(int fd, io_options options = {}) noexcept;
 
 /// Suspends for `duration`; yields operation_canceled if `cancel` is requested first.
-[[nodiscard]] status_awaiter sleep_for(std::chrono::nanoseconds duration,
-                                       cancellation* cancel = nullptr) noexcept;
+[[nodiscard]] sleep_awaiter sleep_for(std::chrono::nanoseconds duration,
+                                      cancellation* cancel = nullptr) noexcept;
 
 }  // namespace ringline::runtime

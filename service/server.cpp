@@ -148,10 +148,13 @@ runtime::buffer_ring* server::receive_buffers() {
 }
 
 void server::adopt(runtime::unique_fd fd, runtime::address peer) {
-  // Counted once spawned: the session runs (and, ending, uncounts itself) only from the next
-  // turn, and a spawn that fails for want of memory leaves nothing to uncount.
-  runtime::event_loop::current().spawn(serve(std::move(fd), peer));
-  ++m_stats.active;
+  // The session counts itself while it exists, so a spawn that fails for want of memory
+  // (which destroys it) leaves nothing counted.
+  auto state = std::make_unique<session>(*this, std::move(fd));
+  if (m_config.log_connections) {
+    state->peer_text = peer.to_string();
+  }
+  runtime::event_loop::current().spawn(serve(std::move(state), std::nullopt));
 }
 
 void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept {

@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 
 #include "protocol/messages.hpp"
 #include "runtime/address.hpp"
@@ -71,7 +72,10 @@ class server {
 
  private:
   friend class session;
-  runtime::task<void> serve(runtime::unique_fd fd, runtime::address peer);
+  // Serves a session from its greeting (`resumed` empty) or from the data its parked
+  // receive got, until it parks again or ends.
+  runtime::task<void> serve(std::unique_ptr<session> owned,
+                            std::optional<runtime::result<runtime::received_buffer>> resumed);
   void refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept;
 
   config m_config;

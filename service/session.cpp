@@ -7,12 +7,14 @@
 #include <new>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <fmt/format.h>
 
 #include "protocol/line_framer.hpp"
 #include "runtime/error.hpp"
+#include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
 #include "runtime/socket.hpp"
@@ -71,11 +73,13 @@ void log_internal_error(std::exception_ptr error) noexcept {
 
 }  // namespace
 
-session::session(server& owner) noexcept : m_server(owner), m_next(owner.m_sessions) {
+session::session(server& owner, runtime::unique_fd fd) noexcept
+    : m_server(owner), m_next(owner.m_sessions), m_fd(std::move(fd)) {
   if (m_next != nullptr) {
     m_next->m_prev = this;
   }
   m_server.m_sessions = this;
+  ++m_server.m_stats.active;
   if (m_server.m_stopping) {
     m_read_cancel.request();
   }
@@ -93,24 +97,47 @@ session::~session() {
   m_server.session_ended();
 }
 
-runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) {
-  session state(*this);
+void session::on_parked(runtime::parked_receive& /*receive*/,
+                        runtime::result<runtime::received_buffer> got, void* context) noexcept {
+  std::unique_ptr<session> owned(static_cast<session*>(context));
+  auto& loop = runtime::event_loop::current();
+  if (loop.draining()) {
+    return;  // the loop is being torn down: the session ends here, its descriptor with it
+  }
+  server& owner = owned->m_server;
+  try {
+    loop.spawn(owner.serve(std::move(owned), std::move(got)));
+  } catch (...) {
+    // No memory for a frame: the session (moved into the failed call) is already gone, its
+    // descriptor closed; nothing could be sent to the client anyway.
+    ++owner.m_stats.internal_errors;
+    runtime::log_line("session: out of memory to handle received data; connection closed");
+  }
+}
+
+runtime::task<void> server::serve(
+    std::unique_ptr<session> owned,
+    std::optional<runtime::result<runtime::received_buffer>> resumed) {
+  session& state = *owned;
   const runtime::io_options io{.timeout = {}, .cancel = &state.io_cancel()};
   const runtime::io_options ack_io{.timeout = m_config.idle_timeout, .cancel = &state.io_cancel()};
   ending why = ending::eof;
-  std::uint64_t lines_acked = 0;
-  std::string peer_text;
   // Whatever goes wrong inside one session (out of memory while framing or copying lines to
   // the sink) ends that session only; the locals of this block, its buffers, die with it.
   try {
-    peer_text = peer.to_string();
-    if (m_config.log_connections) {
-      runtime::log_line(fmt::format("connect {}", peer_text));
+    bool greeted = resumed.has_value();
+    if (!greeted) {
+      if (m_config.log_connections) {
+        runtime::log_line(fmt::format("connect {}", state.peer_text));
+      }
+      (void)runtime::set_no_delay(state.fd());
+      if (auto sent = co_await runtime::send_all(state.fd(), m_greeting_line, io); !sent) {
+        why = ending::reset;
+      } else {
+        greeted = true;
+      }
     }
-    (void)runtime::set_no_delay(fd.get());
-    if (auto sent = co_await runtime::send_all(fd.get(), m_greeting_line, io); !sent) {
-      why = ending::reset;
-    } else {
+    if (greeted) {
       runtime::buffer_ring* shared_buffers = receive_buffers();
       std::vector<char> own_buffer;  // only without shared buffers, or when they ran dry
       protocol::line_framer framer(m_config.max_line_bytes);
@@ -125,25 +152,37 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
         }
         const runtime::io_options read_options{.timeout = limit.wait,
                                                .cancel = &state.read_cancel()};
+        auto pooled = std::exchange(resumed, std::nullopt);
+        if (!pooled && shared_buffers != nullptr) {
+          if (!line_start && !state.read_cancel().requested()) {
+            // Nothing in progress: wait without a coroutine. This frame ends here; the
+            // session lives on in its parked receive, whose completion starts another.
+            state.parked().start(state.fd(), *shared_buffers, read_options, &session::on_parked,
+                                 &state);
+            (void)owned.release();
+            co_return;
+          }
+          pooled.emplace(co_await runtime::recv_pooled(state.fd(), *shared_buffers, read_options));
+        }
         runtime::received_buffer lease;
         std::span<const char> chunk;
         std::error_code read_error;
         bool received = false;
-        if (shared_buffers != nullptr) {
-          auto got = co_await runtime::recv_pooled(fd.get(), *shared_buffers, read_options);
-          if (got) {
-            lease = std::move(*got);
+        if (pooled) {
+          if (*pooled) {
+            lease = std::move(**pooled);
             chunk = lease.data();
             received = true;
-          } else if (got.error() != std::errc::no_buffer_space) {
-            read_error = got.error();
+          } else if (pooled->error() != std::errc::no_buffer_space) {
+            read_error = pooled->error();
           }
+          pooled.reset();
         }
         if (!received && !read_error) {
           if (own_buffer.empty()) {
             own_buffer.resize(m_config.recv_buffer_bytes);
           }
-          auto got = co_await runtime::recv_some(fd.get(), own_buffer, read_options);
+          auto got = co_await runtime::recv_some(state.fd(), own_buffer, read_options);
           if (got) {
             chunk = {own_buffer.data(), *got};
           } else {
@@ -195,7 +234,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
           std::error_code send_error;
           for (std::size_t unsent = lines.size(); unsent > 0 && !send_error;) {
             const auto slice = m_acks.slice(unsent);
-            if (auto acked = co_await runtime::send_all(fd.get(), slice, ack_io); !acked) {
+            if (auto acked = co_await runtime::send_all(state.fd(), slice, ack_io); !acked) {
               send_error = acked.error();
             }
             unsent -= m_acks.acks_in(slice.size());
@@ -204,7 +243,7 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
             why = runtime::is_timeout(send_error) ? ending::stalled : ending::reset;
             break;
           }
-          lines_acked += lines.size();
+          state.lines_acked += lines.size();
           m_stats.lines += lines.size();
         }
         // What the chunk needed is done with; keep only the unfinished line while waiting.
@@ -230,18 +269,18 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
 
   if (const auto reason = wire_error(why); reason && !state.aborted()) {
     // With the stall limit too: a client that does not read must not hold its slot here.
-    (void)co_await runtime::send_all(fd.get(), protocol::error_line(*reason), ack_io);
+    (void)co_await runtime::send_all(state.fd(), protocol::error_line(*reason), ack_io);
   }
   count(m_stats, why);
   if (m_config.log_connections) {
     try {
-      runtime::log_line(
-          fmt::format("disconnect {} lines={} ({})", peer_text, lines_acked, describe(why)));
+      runtime::log_line(fmt::format("disconnect {} lines={} ({})", state.peer_text,
+                                    state.lines_acked, describe(why)));
     } catch (const std::bad_alloc&) {
       runtime::log_line("disconnect (no memory to describe it)");
     }
   }
-  if (lingers(why) && !state.aborted() && runtime::shutdown_write(fd.get())) {
+  if (lingers(why) && !state.aborted() && runtime::shutdown_write(state.fd())) {
     // As nginx's lingering_close: read and discard until the peer closes or the deadline
     // passes, since closing with unread input would send a reset and the peer's kernel would
     // drop the acks and the error line still queued for it.
@@ -249,14 +288,14 @@ runtime::task<void> server::serve(runtime::unique_fd fd, runtime::address peer) 
     const auto deadline = clock::now() + k_linger;
     for (auto left = deadline - clock::now(); discard != nullptr && left > clock::duration::zero();
          left = deadline - clock::now()) {
-      auto got = co_await runtime::recv_some(fd.get(), {discard.get(), 4096},
+      auto got = co_await runtime::recv_some(state.fd(), {discard.get(), 4096},
                                              {.timeout = left, .cancel = &state.io_cancel()});
       if (!got || *got == 0) {
         break;
       }
     }
   }
-  (void)co_await runtime::close(std::move(fd));
+  (void)co_await runtime::close(state.take_fd());
 }
 
 }  // namespace ringline::service

@@ -1,16 +1,27 @@
 #pragma once
 
+#include <cstdint>
+#include <string>
+
 #include "runtime/cancellation.hpp"
+#include "runtime/parked_receive.hpp"
+#include "runtime/unique_fd.hpp"
 #include "service/server.hpp"
 
 namespace ringline::service {
 
-/// The part of a session its server can reach: registered with the server while the session
-/// lives, so that stop() can end its reads and force_close() the rest of its I/O. Lives in
-/// the session coroutine's frame; registering allocates nothing, so it cannot fail.
+/// One accepted connection, from adoption to close: what must outlive the coroutine that
+/// serves it.
+///
+/// A connection with nothing in progress (greeted or acked, no unfinished line) keeps no
+/// coroutine: its receive waits in `parked()`, and the server starts a coroutine again when
+/// data arrives, so an idle connection costs this object alone. Registered with its server
+/// while it lives, so that stop() can end its reads and force_close() the rest of its I/O.
+/// Heap-allocated by server::adopt(); owned by the coroutine serving it, or by its parked
+/// receive while it waits; registering allocates nothing, so it cannot fail.
 class session {
  public:
-  explicit session(server& owner) noexcept;
+  session(server& owner, runtime::unique_fd fd) noexcept;
   session(const session&) = delete;
   session& operator=(const session&) = delete;
   ~session();
@@ -30,6 +41,23 @@ class session {
   /// For everything else: greeting, acks, error line, lingering close.
   [[nodiscard]] runtime::cancellation& io_cancel() noexcept { return m_io_cancel; }
 
+  [[nodiscard]] server& owner() const noexcept { return m_server; }
+  [[nodiscard]] int fd() const noexcept { return m_fd.get(); }
+  /// Takes the descriptor, to close it through the ring.
+  [[nodiscard]] runtime::unique_fd take_fd() noexcept { return std::move(m_fd); }
+
+  /// The peer as logs show it; set when connections are logged.
+  std::string peer_text;
+  /// Lines acknowledged so far, across every coroutine that served the session.
+  std::uint64_t lines_acked = 0;
+
+  /// The receive an idle session waits on.
+  [[nodiscard]] runtime::parked_receive& parked() noexcept { return m_parked; }
+
+  /// The parked receive's callback: hands the data (or the error) to a new coroutine.
+  static void on_parked(runtime::parked_receive& receive,
+                        runtime::result<runtime::received_buffer> got, void* context) noexcept;
+
   /// The next session of the same server (the server keeps them in an intrusive list).
   [[nodiscard]] session* next() const noexcept { return m_next; }
 
@@ -37,8 +65,10 @@ class session {
   server& m_server;
   session* m_prev = nullptr;
   session* m_next = nullptr;
+  runtime::unique_fd m_fd;
   runtime::cancellation m_read_cancel;
   runtime::cancellation m_io_cancel;
+  runtime::parked_receive m_parked;
 };
 
 }  // namespace ringline::service
