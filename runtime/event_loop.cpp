@@ -2,6 +2,7 @@
 
 #include <liburing.h>
 
+#include <algorithm>
 #include <array>
 #include <cassert>
 #include <cerrno>
@@ -65,6 +66,9 @@ constexpr std::array<setup_choice, 3> k_setup_choices{{
     {0, "none"},
 }};
 
+// IORING_MAX_CQ_ENTRIES: the kernel refuses more (EINVAL) unless IORING_SETUP_CLAMP is set.
+constexpr unsigned k_max_completion_entries = 65536;
+
 constexpr std::array<int, 11> k_required_opcodes{
     IORING_OP_POLL_ADD, IORING_OP_FSYNC,   IORING_OP_ACCEPT,       IORING_OP_RECV,
     IORING_OP_SEND,     IORING_OP_CONNECT, IORING_OP_CLOSE,        IORING_OP_TIMEOUT,
@@ -118,7 +122,9 @@ event_loop::event_loop(event_loop_options options) : m_ring(std::make_unique<io_
   for (const auto& choice : k_setup_choices) {
     io_uring_params params{};
     params.flags = choice.flags | IORING_SETUP_CQSIZE;
-    params.cq_entries = options.queue_depth * 2;
+    params.cq_entries = std::clamp(
+        options.completion_entries == 0 ? options.queue_depth * 2 : options.completion_entries,
+        options.queue_depth, k_max_completion_entries);
     rc = io_uring_queue_init_params(options.queue_depth, m_ring.get(), &params);
     if (rc == 0) {
       m_features.setup_mode = choice.name;

@@ -44,8 +44,13 @@ struct ring_features {
 
 /// Options for an event_loop.
 struct event_loop_options {
-  /// Submission queue entries; the completion queue gets twice as many.
+  /// Submission queue entries.
   unsigned queue_depth = 1024;
+  /// Completion queue entries (rounded up to a power of two by the kernel, at most 65,536);
+  /// zero: twice queue_depth. Size it for the operations that may complete at once: every
+  /// connection's receive, say. Completions beyond it wait in the kernel's overflow list
+  /// and are still delivered, in order, only more slowly.
+  unsigned completion_entries = 0;
 };
 
 /// Runs coroutines on one io_uring, on the thread that created it.
