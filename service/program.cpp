@@ -13,6 +13,7 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
+#include "runtime/memory_trim.hpp"
 #include "runtime/signal_set.hpp"
 #include "service/config.hpp"
 #include "service/process_setup.hpp"
@@ -24,6 +25,11 @@ namespace ringline::service {
 namespace {
 
 using clock = std::chrono::steady_clock;
+
+// After a burst of busy connections the heap holds their freed frames and line buffers;
+// once a second, more than this much free heap goes back to the kernel.
+constexpr auto k_trim_period = std::chrono::seconds(1);
+constexpr std::size_t k_trim_threshold = std::size_t{1} << 20;
 
 // "300s", "250ms": as the command line takes them, and one word in a key=value log field.
 std::string duration_text(std::chrono::milliseconds duration) {
@@ -122,11 +128,13 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   // `lines`, which live in this frame.
   std::exception_ptr failure;
   runtime::cancellation stop_watching;
+  runtime::cancellation stop_trimming;
   runtime::cancellation sink_done;
   try {
     loop.spawn(request_when_done(lines.run(), sink_done));
     loop.spawn(lines.expire_waiters());
     loop.spawn(running.run());
+    loop.spawn(runtime::trim_free_memory_every(k_trim_period, k_trim_threshold, stop_trimming));
     co_await serve_until_signalled(signals, running);
     loop.spawn(watch_while_draining(signals, stop_watching, running));
   } catch (...) {
@@ -155,6 +163,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     lines.abort();
   }
   stop_watching.request();
+  stop_trimming.request();
   // Every spawned task refers to this frame's locals; none may outlive it.
   co_await loop.wait_for_spawned();
   runtime::log_line(running.counters().summary());

@@ -1,6 +1,7 @@
 #include "service/session.hpp"
 
 #include <array>
+#include <cassert>
 #include <chrono>
 #include <exception>
 #include <memory>
@@ -15,6 +16,7 @@
 #include "protocol/line_framer.hpp"
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
+#include "runtime/fixed_pool.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
 #include "runtime/socket.hpp"
@@ -71,7 +73,20 @@ void log_internal_error(std::exception_ptr error) noexcept {
   }
 }
 
+// One pool per thread: a session lives and dies on its loop's thread.
+thread_local runtime::fixed_pool<sizeof(session)> t_sessions;
+
 }  // namespace
+
+void* session::operator new(std::size_t size) {
+  assert(size == sizeof(session));
+  (void)size;
+  return t_sessions.allocate();
+}
+
+void session::operator delete(void* pointer) noexcept {
+  t_sessions.deallocate(pointer);
+}
 
 session::session(server& owner, runtime::unique_fd fd) noexcept
     : m_server(owner), m_next(owner.m_sessions), m_fd(std::move(fd)) {

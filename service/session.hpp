@@ -26,6 +26,11 @@ class session {
   session& operator=(const session&) = delete;
   ~session();
 
+  // Sessions come from a pool of their own (runtime/fixed_pool.hpp): among the frames and
+  // buffers of busy connections they would keep those pages from going back to the kernel.
+  static void* operator new(std::size_t size);
+  static void operator delete(void* pointer) noexcept;
+
   /// Cancels the pending read and every later one: the session acks what it has and closes.
   void stop_reading() noexcept { m_read_cancel.request(); }
   /// Cancels all remaining I/O of the session.
