@@ -15,11 +15,14 @@ namespace ringline::runtime {
 /// the kernel. Kept together, they fill their own pages, and everything else can be
 /// returned (runtime/memory_trim.hpp). Blocks are kept until the pool dies, so the pool
 /// holds its peak (bounded by the connection limit). One pool per thread; not synchronised.
-template <std::size_t Size, std::size_t PerBlock = 256>
+template <std::size_t Size, std::size_t BlockBytes = 4096>
 class fixed_pool {
  public:
   static constexpr std::size_t k_slot = (Size + alignof(std::max_align_t) - 1) /
                                         alignof(std::max_align_t) * alignof(std::max_align_t);
+  /// Slots per block: a page's worth by default, so the pool grows about as fast as it is
+  /// used.
+  static constexpr std::size_t k_per_block = BlockBytes / k_slot > 0 ? BlockBytes / k_slot : 1;
 
   fixed_pool() = default;
   fixed_pool(const fixed_pool&) = delete;
@@ -50,8 +53,8 @@ class fixed_pool {
 
   void grow() {
     m_blocks.reserve(m_blocks.size() + 1);  // so that push_back below cannot throw
-    auto block = std::make_unique<std::byte[]>(k_slot * PerBlock);
-    for (std::size_t i = PerBlock; i-- > 0;) {
+    auto block = std::make_unique<std::byte[]>(k_slot * k_per_block);
+    for (std::size_t i = k_per_block; i-- > 0;) {
       m_free = ::new (block.get() + i * k_slot) slot{m_free};
     }
     m_blocks.push_back(std::move(block));
