@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the Debian packages with cpack, checks the server package's dependencies are Debian
+# runtime libraries, unpacks it into a fresh root and holds a conversation with the server
+# installed there.
+#   deb_test.sh BUILD_DIR
+set -euo pipefail
+build=$1
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "deb_test: $*" >&2; exit 1; }
+
+(cd "$build" && cpack -G DEB -B "$work/packages" > "$work/cpack.log" 2>&1) ||
+  fail "cpack failed: $(tail -20 "$work/cpack.log")"
+deb=$(ls "$work"/packages/ringline_*.deb 2>/dev/null | head -1)
+dev=$(ls "$work"/packages/ringline-dev_*.deb 2>/dev/null | head -1)
+[ -n "$deb" ] || fail "no ringline_*.deb in $(ls "$work/packages")"
+[ -n "$dev" ] || fail "no ringline-dev_*.deb"
+depends=$(dpkg-deb -f "$deb" Depends)
+for library in liburing2 libfmt9 libstdc++6 libc6; do
+  grep -q "$library" <<< "$depends" || fail "Depends lacks $library: $depends"
+done
+dpkg-deb -c "$deb" | grep -q './usr/share/man/man1/ringline-server.1' || fail "no man page"
+dpkg-deb -c "$deb" | grep -q '\.hpp$' && fail "headers in the server package"
+
+root=$work/root
+dpkg-deb -x "$deb" "$root"
+"$root/usr/bin/ringline-server" --port 0 --sink none 2> "$work/server.log" &
+server_pid=$!
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "the packaged server did not start: $(cat "$work/server.log")"
+out=$("$root/usr/bin/ringline-client" --port "$port" --message hello --message world)
+expected=$'connect\nThank you client , you data is Received success \nThank you client , you data is Received success '
+[ "$out" = "$expected" ] || fail "unexpected conversation: $out"
+echo "deb_test: $(basename "$deb") depends on $depends; its server acked 2 lines"

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs this build into a fresh prefix, builds a consumer against it twice (CMake package,
+# pkg-config) and has each hold a conversation with the installed server.
+#   install_test.sh BUILD_DIR SOURCE_DIR
+set -euo pipefail
+build=$1 source=$2
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+fail() { echo "install_test: $*" >&2; exit 1; }
+
+prefix=$work/prefix
+cmake --install "$build" --prefix "$prefix" > "$work/install.log" || fail "cmake --install failed"
+for file in bin/ringline-server bin/ringline-client share/man/man1/ringline-server.1 \
+            share/man/man1/ringline-client.1 include/ringline/client/client.hpp \
+            include/ringline/runtime/event_loop.hpp lib/cmake/ringline/ringline-config.cmake \
+            lib/pkgconfig/ringline.pc lib/libringline_runtime.a lib/libringline_client.a; do
+  [ -e "$prefix/$file" ] || fail "not installed: $file"
+done
+grep -q '^\.SH OPTIONS' "$prefix/share/man/man1/ringline-server.1" || fail "man page without options"
+grep -q 'max\\-connections' "$prefix/share/man/man1/ringline-server.1" ||
+  fail "the man page does not list --max-connections"
+
+"$prefix/bin/ringline-server" --port 0 --sink none 2> "$work/server.log" &
+server_pid=$!
+port=
+for _ in $(seq 100); do
+  port=$(sed -n 's/.*listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$work/server.log")
+  [ -n "$port" ] && break
+  sleep 0.1
+done
+[ -n "$port" ] || fail "the installed server did not start: $(cat "$work/server.log")"
+
+cmake -S "$source/tests/packaging/consumer" -B "$work/consumer" -G Ninja \
+  -DCMAKE_PREFIX_PATH="$prefix" > "$work/consumer.log" 2>&1 ||
+  fail "configuring the consumer failed: $(cat "$work/consumer.log")"
+cmake --build "$work/consumer" >> "$work/consumer.log" 2>&1 ||
+  fail "building the consumer failed: $(tail -20 "$work/consumer.log")"
+out=$("$work/consumer/consumer" "$port") || fail "the CMake consumer failed: $out"
+[ "$out" = "acked 3 of 3" ] || fail "CMake consumer said '$out'"
+
+flags=$(PKG_CONFIG_PATH="$prefix/lib/pkgconfig" pkg-config --cflags --libs ringline) ||
+  fail "pkg-config does not know ringline"
+# shellcheck disable=SC2086 # the flags are words
+c++ -o "$work/consumer_pc" "$source/tests/packaging/consumer/main.cpp" $flags ||
+  fail "building with pkg-config flags ($flags) failed"
+out=$("$work/consumer_pc" "$port") || fail "the pkg-config consumer failed: $out"
+[ "$out" = "acked 3 of 3" ] || fail "pkg-config consumer said '$out'"
+echo "install_test: installed, two consumers built and acked 3 of 3 each"
