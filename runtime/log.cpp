@@ -18,6 +18,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -36,6 +37,7 @@ constexpr std::size_t k_prefix_room = 64;
 struct log_state {
   std::atomic<log_level> min_level{log_level::info};
   std::atomic<bool> timestamps{false};
+  std::atomic<log_format> format{log_format::text};
   // Set (release) once the writer runs and the queue is ready; loggers read it (acquire).
   std::atomic<bool> background{false};
   std::atomic<std::uint64_t> dropped_total{0};
@@ -73,17 +75,101 @@ const char* level_word(log_level level) noexcept {
   return "info";
 }
 
-// Writes "<UTC time> <level> " into `out` and returns its length.
-std::size_t format_prefix(std::array<char, k_prefix_room>& out, log_level level) noexcept {
+// Writes the UTC time as RFC 3339 with milliseconds into `out`; returns its length.
+std::size_t format_time(std::array<char, k_prefix_room>& out) noexcept {
   timespec now{};
   ::clock_gettime(CLOCK_REALTIME, &now);
   tm utc{};
   ::gmtime_r(&now.tv_sec, &utc);
-  const int length =
-      std::snprintf(out.data(), out.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s ",
-                    utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min,
-                    utc.tm_sec, now.tv_nsec / 1'000'000, level_word(level));
+  const int length = std::snprintf(out.data(), out.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+                                   utc.tm_year + 1900, utc.tm_mon + 1, utc.tm_mday, utc.tm_hour,
+                                   utc.tm_min, utc.tm_sec, now.tv_nsec / 1'000'000);
   return length > 0 ? std::min(static_cast<std::size_t>(length), out.size() - 1) : 0;
+}
+
+// Writes "<UTC time> <level> " into `out` and returns its length.
+std::size_t format_prefix(std::array<char, k_prefix_room>& out, log_level level) noexcept {
+  std::size_t length = format_time(out);
+  const int rest =
+      std::snprintf(out.data() + length, out.size() - length, " %s ", level_word(level));
+  length += rest > 0 ? std::min(static_cast<std::size_t>(rest), out.size() - length - 1) : 0;
+  return length;
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  out.push_back('"');
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out.append("\\\"");
+        break;
+      case '\\':
+        out.append("\\\\");
+        break;
+      case '\n':
+        out.append("\\n");
+        break;
+      case '\t':
+        out.append("\\t");
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          std::array<char, 8> escaped{};
+          const int length = std::snprintf(escaped.data(), escaped.size(), "\\u%04x",
+                                           static_cast<unsigned>(static_cast<unsigned char>(c)));
+          out.append(escaped.data(), static_cast<std::size_t>(std::max(length, 0)));
+        } else {
+          out.push_back(c);
+        }
+    }
+  }
+  out.push_back('"');
+}
+
+bool is_integer(std::string_view text) noexcept {
+  if (!text.empty() && text.front() == '-') {
+    text.remove_prefix(1);
+  }
+  // No leading zeros: "007" is not a JSON number.
+  return !text.empty() && text.size() <= 19 && (text.size() == 1 || text.front() != '0') &&
+         std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// The whole line, without its newline, in the format configured.
+void compose(std::string& out, log_level level, std::string_view message,
+             std::initializer_list<log_field> fields, bool timestamps, log_format format) {
+  std::array<char, k_prefix_room> time{};
+  if (format == log_format::text) {
+    if (timestamps) {
+      out.append(time.data(), format_prefix(time, level));
+    }
+    out.append(message);
+    for (const auto& field : fields) {
+      out.append(" ").append(field.key).append("=").append(field.value);
+    }
+    return;
+  }
+  out.push_back('{');
+  if (timestamps) {
+    out.append("\"time\":");
+    append_json_string(out, {time.data(), format_time(time)});
+    out.push_back(',');
+  }
+  out.append("\"level\":");
+  append_json_string(out, level_word(level));
+  out.append(",\"message\":");
+  append_json_string(out, message);
+  for (const auto& field : fields) {
+    out.push_back(',');
+    append_json_string(out, field.key);
+    out.push_back(':');
+    if (is_integer(field.value)) {
+      out.append(field.value);
+    } else {
+      append_json_string(out, field.value);
+    }
+  }
+  out.push_back('}');
 }
 
 // Writes all of `data` to stderr, waiting as long as it takes; gives up only on errors that
@@ -109,6 +195,15 @@ void write_fully(const char* data, std::size_t size) noexcept {
 }
 
 void append_drop_report(std::string& batch, std::uint64_t dropped) {
+  if (state().format.load(std::memory_order_relaxed) == log_format::json) {
+    // The batch was reserved with room for the report; a JSON one is as short.
+    const auto count = std::to_string(dropped);
+    compose(batch, log_level::warn, "log: dropped lines (standard error was not keeping up)",
+            {{"dropped", count}}, state().timestamps.load(std::memory_order_relaxed),
+            log_format::json);
+    batch.push_back('\n');
+    return;
+  }
   std::array<char, k_note_room> note{};
   std::size_t length = 0;
   if (state().timestamps.load(std::memory_order_relaxed)) {
@@ -188,6 +283,7 @@ void configure_log(log_options options) noexcept {
   auto& shared = state();
   shared.min_level.store(options.min_level, std::memory_order_relaxed);
   shared.timestamps.store(options.timestamps, std::memory_order_relaxed);
+  shared.format.store(options.format, std::memory_order_relaxed);
 }
 
 void start_background_log(log_options options) {
@@ -213,9 +309,45 @@ void start_background_log(log_options options) {
   shared.background.store(true, std::memory_order_release);
 }
 
+bool log_enabled(log_level level) noexcept {
+  return level <= state().min_level.load(std::memory_order_relaxed);
+}
+
+void log(log_level level, std::string_view message,
+         std::initializer_list<log_field> fields) noexcept {
+  auto& shared = state();
+  if (!log_enabled(level)) {
+    return;
+  }
+  const auto format = shared.format.load(std::memory_order_relaxed);
+  if (format == log_format::text && fields.size() == 0) {
+    log(level, message);  // nothing to compose
+    return;
+  }
+  // One buffer per thread, reused: after the first lines, composing allocates nothing.
+  thread_local std::string line;
+  try {
+    line.clear();
+    compose(line, level, message, fields, shared.timestamps.load(std::memory_order_relaxed),
+            format);
+  } catch (...) {
+    log(level, message);
+    return;
+  }
+  if (shared.background.load(std::memory_order_acquire)) {
+    enqueue(shared, {}, line);
+  } else {
+    write_now({}, line);
+  }
+}
+
 void log(log_level level, std::string_view message) noexcept {
   auto& shared = state();
-  if (level > shared.min_level.load(std::memory_order_relaxed)) {
+  if (!log_enabled(level)) {
+    return;
+  }
+  if (shared.format.load(std::memory_order_relaxed) == log_format::json) {
+    log(level, message, {});
     return;
   }
   std::array<char, k_prefix_room> prefix{};

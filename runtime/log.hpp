@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <string_view>
 
 // Logging to standard error, one line per call.
@@ -26,10 +27,27 @@ namespace ringline::runtime {
 /// How important a line is; lower is more important.
 enum class log_level { error, warn, info, debug };
 
+/// How a line is written.
+enum class log_format {
+  /// `<time> <level> <message> key=value ...`: for people.
+  text,
+  /// One JSON object per line, `{"time":...,"level":...,"message":...,"key":value,...}`:
+  /// for log collectors. A field whose value is a decimal integer is a JSON number.
+  json
+};
+
+/// One structured field of a log line, e.g. {"peer", "127.0.0.1:5000"} or {"lines", "3"}.
+/// Keys are plain words (they are not escaped); values are escaped as JSON needs.
+struct log_field {
+  std::string_view key;
+  std::string_view value;
+};
+
 /// What the log writes and, in background mode, how much it may hold.
 struct log_options {
   /// Lines less important than this are discarded.
   log_level min_level = log_level::info;
+  log_format format = log_format::text;
   /// Prefixes every line with the UTC time and the level, e.g.
   /// `2026-11-30T16:30:23.123Z info ` (RFC 3339 with milliseconds, then the level word and a
   /// space); the message follows unchanged.
@@ -57,6 +75,15 @@ void start_background_log(log_options options);
 /// line of up to PIPE_BUF bytes reaches a pipe whole, failures are ignored), or queues it
 /// (background mode; dropped and counted when the queue is full). Never throws.
 void log(log_level level, std::string_view message) noexcept;
+
+/// Logs `message` with `fields` at `level`: in text, the message and then ` key=value` per
+/// field; in JSON, each field a member of the line's object. Never throws (a line that cannot
+/// be composed for want of memory is written as its message alone).
+void log(log_level level, std::string_view message,
+         std::initializer_list<log_field> fields) noexcept;
+
+/// Returns true when lines at `level` are written: skip composing fields otherwise.
+[[nodiscard]] bool log_enabled(log_level level) noexcept;
 
 /// Logs `line` at log_level::info.
 void log_line(std::string_view line) noexcept;

@@ -163,6 +163,47 @@ TEST(log_test, timestamps_prefix_the_utc_time_and_the_level) {
   EXPECT_LT(millis, 1000);
 }
 
+TEST(log_test, fields_follow_the_message_as_key_value_words_in_text) {
+  const auto written = capture_stderr([] {
+    log(log_level::info, "disconnect", {{"peer", "127.0.0.1:5000"}, {"lines", "3"}});
+  });
+  EXPECT_EQ(written, "disconnect peer=127.0.0.1:5000 lines=3\n");
+}
+
+TEST(log_test, json_format_writes_one_object_per_line_with_fields_numbers_and_escapes) {
+  configure_log({.format = log_format::json});
+  const auto written = capture_stderr([] {
+    log(log_level::warn, "say \"hi\"\\\n\x01",
+        {{"peer", "[::1]:80"}, {"lines", "42"}, {"code", "007"}, {"neg", "-5"}});
+    log_line("plain");
+  });
+  configure_log({});
+  EXPECT_EQ(written,
+            "{\"level\":\"warn\",\"message\":\"say \\\"hi\\\"\\\\\\n\\u0001\","
+            "\"peer\":\"[::1]:80\",\"lines\":42,\"code\":\"007\",\"neg\":-5}\n"
+            "{\"level\":\"info\",\"message\":\"plain\"}\n");
+}
+
+TEST(log_test, json_format_with_timestamps_carries_the_time_as_a_field) {
+  configure_log({.format = log_format::json, .timestamps = true});
+  const auto written = capture_stderr([] { log(log_level::error, "boom", {{"n", "1"}}); });
+  configure_log({});
+  EXPECT_TRUE(std::regex_match(
+      written,
+      std::regex(
+          R"(\{"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","level":"error","message":"boom","n":1\}\n)")))
+      << written;
+}
+
+TEST(log_test, fields_are_not_composed_below_the_level) {
+  configure_log({.min_level = log_level::warn});
+  EXPECT_FALSE(log_enabled(log_level::info));
+  EXPECT_TRUE(log_enabled(log_level::error));
+  const auto written = capture_stderr([] { log(log_level::info, "quiet", {{"a", "b"}}); });
+  configure_log({});
+  EXPECT_EQ(written, "");
+}
+
 TEST(log_test, background_mode_never_blocks_on_a_full_pipe_and_reports_drops) {
   constexpr int k_calls = 100'000;
   auto err = make_pipe();
