@@ -63,6 +63,12 @@ else()
   message(WARNING "help2man not found: no man pages (scripts/install-deps installs it)")
 endif()
 
+# Under <prefix>/lib/systemd/system: /usr/lib/systemd/system for the Debian package, which
+# systemd reads on Debian 12 (usrmerge). The service runs /usr/bin/ringline-server.
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/ringline.socket
+              ${PROJECT_SOURCE_DIR}/packaging/systemd/ringline.service
+  DESTINATION lib/systemd/system COMPONENT server)
+
 set(CPACK_PACKAGE_NAME ringline)
 set(CPACK_PACKAGE_VENDOR "the ringline developers")
 set(CPACK_PACKAGE_CONTACT "ringline developers <ringline@localhost>")
@@ -79,5 +85,6 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME ringline)
 set(CPACK_DEBIAN_SERVER_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME ringline-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
-set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS "liburing-dev (>= 2.3), libfmt-dev, libcli11-dev")
+set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS
+  "liburing-dev (>= 2.3), libfmt-dev, libcli11-dev, libsystemd-dev")
 include(CPack)

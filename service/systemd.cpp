@@ -1,0 +1,94 @@
+#include "service/systemd.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+
+#include <cstdint>
+#include <cstdlib>
+
+#include <fmt/format.h>
+
+#include "runtime/error.hpp"
+
+namespace ringline::service {
+
+runtime::result<std::vector<runtime::unique_fd>> take_activated_listeners(std::string& why) {
+  // 1: unset LISTEN_FDS and friends, so that nothing the server starts inherits them.
+  const int count = ::sd_listen_fds(1);
+  if (count < 0) {
+    why = fmt::format("socket activation: {}", runtime::errno_code(-count).message());
+    return runtime::errno_code(-count);
+  }
+  std::vector<runtime::unique_fd> listeners;
+  for (int fd = SD_LISTEN_FDS_START; fd < SD_LISTEN_FDS_START + count; ++fd) {
+    listeners.emplace_back(fd);
+  }
+  for (const auto& listener : listeners) {
+    // TCP only: the sessions set TCP_NODELAY and log peer addresses.
+    const bool tcp = ::sd_is_socket_inet(listener.get(), AF_UNSPEC, SOCK_STREAM, 1, 0) > 0;
+    if (!tcp) {
+      why = fmt::format(
+          "socket activation: descriptor {} is not a listening TCP socket (ListenStream= "
+          "with an address and port is what ringline-server serves)",
+          listener.get());
+      return std::errc::not_a_socket;
+    }
+    // systemd passes them without close-on-exec.
+    (void)::fcntl(listener.get(), F_SETFD, FD_CLOEXEC);
+  }
+  return listeners;
+}
+
+service_notifier::service_notifier() noexcept {
+  const char* socket = std::getenv("NOTIFY_SOCKET");
+  m_enabled = socket != nullptr && *socket != '\0';
+  std::uint64_t usec = 0;
+  // 0: keep WATCHDOG_USEC/WATCHDOG_PID set; they describe this process and cost nothing.
+  if (m_enabled && ::sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
+    m_watchdog_interval = std::chrono::microseconds(usec / 2);
+  }
+}
+
+void service_notifier::ready(std::string_view status) const noexcept {
+  if (m_enabled) {
+    try {
+      send(fmt::format("READY=1\nSTATUS={}", status));
+    } catch (...) {
+      send("READY=1");
+    }
+  }
+}
+
+void service_notifier::stopping(std::string_view status) const noexcept {
+  if (m_enabled) {
+    try {
+      send(fmt::format("STOPPING=1\nSTATUS={}", status));
+    } catch (...) {
+      send("STOPPING=1");
+    }
+  }
+}
+
+void service_notifier::status(std::string_view status) const noexcept {
+  if (m_enabled) {
+    try {
+      send(fmt::format("STATUS={}", status));
+    } catch (...) {
+      return;  // a status line is not worth more than this
+    }
+  }
+}
+
+void service_notifier::watchdog() const noexcept {
+  if (m_enabled) {
+    send("WATCHDOG=1");
+  }
+}
+
+void service_notifier::send(const std::string& state) const noexcept {
+  // One datagram on a local socket: it does not block for long, and it is not retried.
+  (void)::sd_notify(0, state.c_str());
+}
+
+}  // namespace ringline::service
