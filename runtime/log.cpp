@@ -144,9 +144,6 @@ void compose(std::string& out, log_level level, std::string_view message,
       out.append(time.data(), format_prefix(time, level));
     }
     out.append(message);
-    for (const auto& field : fields) {
-      out.append(" ").append(field.key).append("=").append(field.value);
-    }
     return;
   }
   out.push_back('{');
@@ -320,8 +317,8 @@ void log(log_level level, std::string_view message,
     return;
   }
   const auto format = shared.format.load(std::memory_order_relaxed);
-  if (format == log_format::text && fields.size() == 0) {
-    log(level, message);  // nothing to compose
+  if (format == log_format::text) {
+    log(level, message);  // the message says it all for people
     return;
   }
   // One buffer per thread, reused: after the first lines, composing allocates nothing.

@@ -29,7 +29,8 @@ enum class log_level { error, warn, info, debug };
 
 /// How a line is written.
 enum class log_format {
-  /// `<time> <level> <message> key=value ...`: for people.
+  /// `<time> <level> <message>`: for people; fields are left out, since messages already
+  /// say what they carry in words.
   text,
   /// One JSON object per line, `{"time":...,"level":...,"message":...,"key":value,...}`:
   /// for log collectors. A field whose value is a decimal integer is a JSON number.
@@ -76,9 +77,9 @@ void start_background_log(log_options options);
 /// (background mode; dropped and counted when the queue is full). Never throws.
 void log(log_level level, std::string_view message) noexcept;
 
-/// Logs `message` with `fields` at `level`: in text, the message and then ` key=value` per
-/// field; in JSON, each field a member of the line's object. Never throws (a line that cannot
-/// be composed for want of memory is written as its message alone).
+/// Logs `message` with `fields` at `level`: in text, the message alone; in JSON, each field
+/// a member of the line's object next to the message. Never throws (a line that cannot be
+/// composed for want of memory is written as its message alone).
 void log(log_level level, std::string_view message,
          std::initializer_list<log_field> fields) noexcept;
 
