@@ -163,11 +163,12 @@ TEST(log_test, timestamps_prefix_the_utc_time_and_the_level) {
   EXPECT_LT(millis, 1000);
 }
 
-TEST(log_test, fields_follow_the_message_as_key_value_words_in_text) {
+TEST(log_test, text_format_writes_the_message_as_it_is_without_the_fields) {
   const auto written = capture_stderr([] {
-    log(log_level::info, "disconnect", {{"peer", "127.0.0.1:5000"}, {"lines", "3"}});
+    log(log_level::info, "disconnect 127.0.0.1:5000 lines=3",
+        {{"peer", "127.0.0.1:5000"}, {"lines", "3"}});
   });
-  EXPECT_EQ(written, "disconnect peer=127.0.0.1:5000 lines=3\n");
+  EXPECT_EQ(written, "disconnect 127.0.0.1:5000 lines=3\n");
 }
 
 TEST(log_test, json_format_writes_one_object_per_line_with_fields_numbers_and_escapes) {
