@@ -143,7 +143,8 @@ runtime::task<void> server::serve(
     bool greeted = resumed.has_value();
     if (!greeted) {
       if (m_config.log_connections) {
-        runtime::log_line(fmt::format("connect {}", state.peer_text));
+        runtime::log(runtime::log_level::info, fmt::format("connect {}", state.peer_text),
+                     {{"event", "connect"}, {"peer", state.peer_text}});
       }
       (void)runtime::set_no_delay(state.fd());
       if (auto sent = co_await runtime::send_all(state.fd(), m_greeting_line, io); !sent) {
@@ -289,8 +290,14 @@ runtime::task<void> server::serve(
   count(m_stats, why);
   if (m_config.log_connections) {
     try {
-      runtime::log_line(fmt::format("disconnect {} lines={} ({})", state.peer_text,
-                                    state.lines_acked, describe(why)));
+      const auto lines = std::to_string(state.lines_acked);
+      runtime::log(
+          runtime::log_level::info,
+          fmt::format("disconnect {} lines={} ({})", state.peer_text, lines, describe(why)),
+          {{"event", "disconnect"},
+           {"peer", state.peer_text},
+           {"lines", lines},
+           {"reason", describe(why)}});
     } catch (const std::bad_alloc&) {
       runtime::log_line("disconnect (no memory to describe it)");
     }
