@@ -1,0 +1,25 @@
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace ringline::service {
+
+/// What a request to the metrics endpoint asked for, from its head (request line and
+/// headers). Only what the endpoint answers is told apart; everything else is a 404 or 405.
+enum class http_target { metrics, health, not_found, bad_method, malformed };
+
+/// The parse of a request head as far as it has arrived.
+struct http_head {
+  /// False until the blank line that ends the head has arrived.
+  bool complete = false;
+  http_target target = http_target::malformed;
+};
+
+/// Reads the head of an HTTP/1.x request from `received` (everything received so far).
+/// GET and HEAD of `/metrics` and `/health` (a query string is ignored) are known; any other
+/// path is not_found, any other method bad_method, and a request line that is not
+/// `METHOD SP TARGET SP HTTP/1.x` is malformed.
+http_head parse_http_head(std::string_view received) noexcept;
+
+}  // namespace ringline::service
