@@ -1,9 +1,12 @@
 #include "client/program.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +16,8 @@
 
 #include "client/bench_command.hpp"
 #include "client/client.hpp"
+#include "client/deliver.hpp"
+#include "client/progress_display.hpp"
 #include "client/sources.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/messages.hpp"
@@ -22,6 +27,7 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/log.hpp"
 #include "runtime/resolve.hpp"
+#include "runtime/unique_fd.hpp"
 
 namespace ringline::client {
 
@@ -33,6 +39,8 @@ constexpr int k_exit_usage = 2;
 constexpr int k_exit_server_full = 3;
 
 constexpr auto k_longest_timeout = std::chrono::hours(24);
+constexpr auto k_longest_retry = std::chrono::hours(24 * 7);
+constexpr std::size_t k_largest_window = std::size_t{1} << 20;
 
 // Echoes every line of the server as it came, so the output reads like the PHP client's;
 // --quiet keeps the expected lines (greeting, acks, refusal) off stdout, never the errors.
@@ -108,6 +116,52 @@ runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lin
   co_return k_exit_failed;
 }
 
+// How a --file or --stdin delivery is reported.
+struct delivery_report {
+  /// Lines in the --file (nullopt for --stdin: unknown until its end).
+  std::optional<std::uint64_t> total;
+  bool quiet = false;
+  /// --file prints a summary; --stdin, a stream that may be a conversation, does not.
+  bool summary = false;
+};
+
+runtime::task<int> deliver_lines(delivery_options options, std::unique_ptr<line_source> lines,
+                                 delivery_report report) {
+  progress_display display(report.total, ::isatty(STDERR_FILENO) == 1);
+  delivery_result progress;
+  auto outcome = co_await deliver(
+      options, *lines,
+      [&options, &report](const protocol::reply& reply) {
+        print_reply(reply, options.connection, report.quiet);
+      },
+      [&progress, &display](const delivery_result& now) {
+        progress = now;
+        display.update(now);
+      });
+  (void)std::fflush(stdout);
+  display.finish();
+  if (report.summary) {
+    runtime::log_line(fmt::format("ringline-client: {}", format_summary(progress)));
+  }
+  if (outcome) {
+    co_return k_exit_ok;
+  }
+  const auto error = outcome.error();
+  const auto total = report.total.value_or(progress.lines);
+  const auto unacked = total > progress.acked ? total - progress.acked : 0;
+  const auto reason =
+      error == protocol::errc::server_full
+          ? std::string("server is full (it answered 'not connect')")
+          : describe_failure(error, options.connection, progress.last_attempt);
+  const auto retried =
+      progress.reconnects > 0 ? fmt::format(" after {} reconnects", progress.reconnects) : "";
+  runtime::log_line(fmt::format("ringline-client: {}{}; {} of {} lines unacknowledged", reason,
+                                retried, unacked, total));
+  co_return error == protocol::errc::server_full && options.retry_for.count() == 0
+      ? k_exit_server_full
+      : k_exit_failed;
+}
+
 }  // namespace
 
 int run_program(int argc, const char* const* argv) {
@@ -130,8 +184,34 @@ int run_program(int argc, const char* const* argv) {
                                         fmt::format("Line to send; repeat for more (default: '{}')",
                                                     protocol::default_message))
                              ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_flag("--stdin", from_stdin, "Send the lines of standard input instead")
-      ->excludes(message_option);
+  auto* stdin_option =
+      app.add_flag("--stdin", from_stdin, "Send the lines of standard input instead")
+          ->excludes(message_option);
+  std::string file;
+  app.add_option("--file", file,
+                 "Send the lines of this file, then print a summary on stderr (a progress bar "
+                 "too when stderr is a terminal)")
+      ->excludes(message_option)
+      ->excludes(stdin_option)
+      ->check(CLI::ExistingFile)
+      ->type_name("PATH");
+  delivery_options delivery;
+  app.add_option("--window", delivery.window,
+                 "Most lines sent and not yet acknowledged, with --file or --stdin (each is kept "
+                 "until its ack)")
+      ->check(CLI::Range(std::size_t{1}, k_largest_window))
+      ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--retry-for",
+         [&delivery](const std::string& text) {
+           delivery.retry_for = runtime::parse_duration(text).value_or(delivery.retry_for);
+         },
+         "With --file or --stdin: when the connection fails, keep reconnecting (backoff 100 ms "
+         "to 5 s) for this long without an ack, and resend every unacknowledged line "
+         "(at-least-once); same units as --timeout (0: exit 1 at the first failure)")
+      ->check([](const std::string& text) { return runtime::check_duration(text, k_longest_retry); })
+      ->type_name("DURATION")
+      ->default_str(runtime::format_duration(delivery.retry_for));
   app.add_option("--greeting", options.greeting, "Greeting the server is expected to send")
       ->capture_default_str();
   app.add_option("--ack", options.ack, "Ack the server is expected to send")->capture_default_str();
@@ -170,15 +250,33 @@ int run_program(int argc, const char* const* argv) {
   }
 
   std::unique_ptr<line_source> lines;
-  if (from_stdin) {
+  runtime::unique_fd file_fd;
+  delivery_report report{.total = std::nullopt, .quiet = quiet, .summary = !file.empty()};
+  if (!file.empty()) {
+    file_fd = runtime::unique_fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    auto total = file_fd ? count_lines(file_fd.get())
+                         : runtime::result<std::uint64_t>(
+                               std::error_code(errno, std::system_category()));
+    if (!total) {
+      runtime::log_line(fmt::format("ringline-client: cannot read '{}': {}", file,
+                                    total.error().message()));
+      return k_exit_failed;
+    }
+    report.total = *total;
+    lines = std::make_unique<fd_source>(file_fd.get());
+  } else if (from_stdin) {
     lines = std::make_unique<fd_source>(STDIN_FILENO);
   } else {
     lines = std::make_unique<vector_source>(std::move(messages));
   }
+  delivery.connection = std::move(options);
   (void)::signal(SIGPIPE, SIG_IGN);  // standard output may be a closed pipe
   try {
     runtime::event_loop loop;
-    return loop.run(talk(std::move(options), std::move(lines), quiet));
+    if (!file.empty() || from_stdin) {
+      return loop.run(deliver_lines(std::move(delivery), std::move(lines), report));
+    }
+    return loop.run(talk(std::move(delivery.connection), std::move(lines), quiet));
   } catch (const runtime::io_uring_unavailable& error) {
     runtime::log_line(fmt::format("ringline-client: {}", error.what()));
   } catch (const std::exception& error) {
