@@ -106,7 +106,8 @@ runtime::task<runtime::result<delivery_result>> deliver(delivery_options options
       break;
     }
     report();
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
+    // Rounded up: a zero sleep just short of the deadline would retry in a tight loop.
+    const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
     (void)co_await runtime::sleep_for(std::min(delays.next(), left));
     ++done.reconnects;
   }
