@@ -27,8 +27,7 @@ std::chrono::milliseconds since(clock::time_point start) {
 }  // namespace
 
 runtime::task<runtime::result<delivery_result>> deliver(delivery_options options,
-                                                        line_source& lines,
-                                                        reply_handler on_reply,
+                                                        line_source& lines, reply_handler on_reply,
                                                         progress_handler on_progress) {
   const auto start = clock::now();
   unacked_window window(options.window);

@@ -67,8 +67,7 @@ using progress_handler = std::function<void(const delivery_result& progress)>;
 /// for a line that is neither greeting, ack nor refusal, or an ack for no line. The final
 /// counts then reach `on_progress` before it returns. Exceptions from the handlers propagate.
 runtime::task<runtime::result<delivery_result>> deliver(delivery_options options,
-                                                        line_source& lines,
-                                                        reply_handler on_reply,
+                                                        line_source& lines, reply_handler on_reply,
                                                         progress_handler on_progress);
 
 }  // namespace ringline::client

@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <cstdio>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -149,15 +149,14 @@ runtime::task<int> deliver_lines(delivery_options options, std::unique_ptr<line_
   const auto error = outcome.error();
   const auto total = report.total.value_or(progress.lines);
   const auto unacked = total > progress.acked ? total - progress.acked : 0;
-  const auto reason =
-      error == protocol::errc::server_full
-          ? std::string("server is full (it answered 'not connect')")
-          : describe_failure(error, options.connection, progress.last_attempt);
+  const auto reason = error == protocol::errc::server_full
+                          ? std::string("server is full (it answered 'not connect')")
+                          : describe_failure(error, options.connection, progress.last_attempt);
   const auto retried =
       progress.reconnects > 0 ? fmt::format(" after {} reconnects", progress.reconnects) : "";
   runtime::log_line(fmt::format("ringline-client: {}{}; {} of {} lines unacknowledged", reason,
                                 retried, unacked, total));
-  co_return error == protocol::errc::server_full && options.retry_for.count() == 0
+  co_return error == protocol::errc::server_full&& options.retry_for.count() == 0
       ? k_exit_server_full
       : k_exit_failed;
 }
@@ -209,7 +208,8 @@ int run_program(int argc, const char* const* argv) {
          "With --file or --stdin: when the connection fails, keep reconnecting (backoff 100 ms "
          "to 5 s) for this long without an ack, and resend every unacknowledged line "
          "(at-least-once); same units as --timeout (0: exit 1 at the first failure)")
-      ->check([](const std::string& text) { return runtime::check_duration(text, k_longest_retry); })
+      ->check(
+          [](const std::string& text) { return runtime::check_duration(text, k_longest_retry); })
       ->type_name("DURATION")
       ->default_str(runtime::format_duration(delivery.retry_for));
   app.add_option("--greeting", options.greeting, "Greeting the server is expected to send")
@@ -254,12 +254,12 @@ int run_program(int argc, const char* const* argv) {
   delivery_report report{.total = std::nullopt, .quiet = quiet, .summary = !file.empty()};
   if (!file.empty()) {
     file_fd = runtime::unique_fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
-    auto total = file_fd ? count_lines(file_fd.get())
-                         : runtime::result<std::uint64_t>(
-                               std::error_code(errno, std::system_category()));
+    auto total =
+        file_fd ? count_lines(file_fd.get())
+                : runtime::result<std::uint64_t>(std::error_code(errno, std::system_category()));
     if (!total) {
-      runtime::log_line(fmt::format("ringline-client: cannot read '{}': {}", file,
-                                    total.error().message()));
+      runtime::log_line(
+          fmt::format("ringline-client: cannot read '{}': {}", file, total.error().message()));
       return k_exit_failed;
     }
     report.total = *total;

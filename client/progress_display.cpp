@@ -40,8 +40,8 @@ std::string format_progress(const delivery_result& progress, std::optional<std::
   const std::string bar = std::string(filled, '#') + std::string(k_bar_width - filled, '.');
   const std::string eta =
       rate > 0 ? fmt::format("{:.0f} s", static_cast<double>(*total - acked) / rate) : "?";
-  return fmt::format("[{}] {}/{} {:.0f}% {:.0f} lines/s ETA {}", bar, acked, *total,
-                     share * 100.0, rate, eta);
+  return fmt::format("[{}] {}/{} {:.0f}% {:.0f} lines/s ETA {}", bar, acked, *total, share * 100.0,
+                     rate, eta);
 }
 
 void progress_display::update(const delivery_result& progress) {

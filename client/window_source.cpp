@@ -12,9 +12,7 @@
 namespace ringline::client {
 
 window_source::window_source(line_source& input, unacked_window& window)
-    : m_input(input),
-      m_window(window),
-      m_wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
+    : m_input(input), m_window(window), m_wake(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) {
   if (!m_wake) {
     throw std::system_error(errno, std::system_category(), "eventfd");
   }
