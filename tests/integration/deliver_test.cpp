@@ -56,6 +56,23 @@ class deliver_test : public ::testing::Test {
   test_support::temp_dir m_dir;
 };
 
+TEST_F(deliver_test, help_names_the_delivery_flags) {
+  const auto help = run_client({"--help"});
+  EXPECT_EQ(help.exit_code, 0) << help.err;
+  for (const char* flag : {"--file", "--window", "--retry-for", "--stdin"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << " missing from:\n" << help.out;
+  }
+}
+
+TEST_F(deliver_test, file_is_exclusive_with_stdin_and_window_must_be_positive) {
+  const auto input = m_dir.file("input.txt");
+  write_file(input, "x\n");
+  EXPECT_EQ(run_client({"--file", input.string(), "--stdin"}).exit_code, 2);
+  EXPECT_EQ(run_client({"--file", input.string(), "--window", "0"}).exit_code, 2);
+  EXPECT_EQ(run_client({"--file", input.string(), "--retry-for", "5x"}).exit_code, 2);
+  EXPECT_EQ(run_client({"--file", m_dir.file("missing").string()}).exit_code, 2);
+}
+
 TEST_F(deliver_test, a_file_of_20000_lines_reaches_the_sink_exactly_once_in_order) {
   const auto sink = m_dir.file("sink.txt");
   const auto input = m_dir.file("input.txt");
