@@ -127,7 +127,12 @@ struct delivery_report {
 
 runtime::task<int> deliver_lines(delivery_options options, std::unique_ptr<line_source> lines,
                                  delivery_report report) {
-  progress_display display(report.total, ::isatty(STDERR_FILENO) == 1);
+  // A bar only where a person watches stderr, and not over acks echoed to the same terminal
+  // or lines being typed into it.
+  const bool watched = ::isatty(STDERR_FILENO) == 1 &&
+                       (report.quiet || ::isatty(STDOUT_FILENO) == 0) &&
+                       (report.total.has_value() || ::isatty(STDIN_FILENO) == 0);
+  progress_display display(report.total, watched);
   delivery_result progress;
   auto outcome = co_await deliver(
       options, *lines,
