@@ -104,10 +104,12 @@ runtime::task<runtime::result<delivery_result>> deliver(delivery_options options
     if (options.retry_for <= std::chrono::milliseconds::zero() || now >= deadline) {
       break;
     }
-    report();
     // Rounded up: a zero sleep just short of the deadline would retry in a tight loop.
     const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
-    (void)co_await runtime::sleep_for(std::min(delays.next(), left));
+    done.retry_in = std::min(delays.next(), left);
+    report();
+    (void)co_await runtime::sleep_for(done.retry_in);
+    done.retry_in = {};
     ++done.reconnects;
   }
   report();

@@ -42,12 +42,15 @@ struct delivery_result {
   std::chrono::milliseconds elapsed{0};
   /// True once the source reported its end (`lines` is then the total).
   bool input_done = false;
+  /// Set, only in the report made after a failed attempt, to the wait before the next one.
+  std::chrono::milliseconds retry_in{0};
   /// Why the latest connection attempt ended, if it failed, and how far it got.
   std::error_code last_error;
   conversation_result last_attempt;
 };
 
-/// Called after each batch of acks, after each failed attempt and once at the end.
+/// Called after each batch of acks, after each failed attempt that will be retried (with
+/// retry_in set) and once at the end.
 using progress_handler = std::function<void(const delivery_result& progress)>;
 
 /// Delivers every line of `lines` at least once, on the current thread's event loop.

@@ -139,8 +139,19 @@ runtime::task<int> deliver_lines(delivery_options options, std::unique_ptr<line_
       [&options, &report](const protocol::reply& reply) {
         print_reply(reply, options.connection, report.quiet);
       },
-      [&progress, &display](const delivery_result& now) {
+      [&progress, &display, &options](const delivery_result& now) {
         progress = now;
+        if (now.retry_in.count() > 0) {
+          // Each failure is worth a line: an operator sees the outage as it happens.
+          display.finish();
+          const auto unacked = now.lines - now.acked;
+          const auto resend =
+              unacked > 0 ? fmt::format("{} unacknowledged lines to resend, ", unacked) : "";
+          runtime::log_line(
+              fmt::format("ringline-client: {}; {}reconnecting in {}",
+                          describe_failure(now.last_error, options.connection, now.last_attempt),
+                          resend, runtime::format_duration(now.retry_in)));
+        }
         display.update(now);
       });
   (void)std::fflush(stdout);
