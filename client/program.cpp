@@ -170,11 +170,12 @@ runtime::task<int> deliver_lines(delivery_options options, std::unique_ptr<line_
                           : describe_failure(error, options.connection, progress.last_attempt);
   const auto retried =
       progress.reconnects > 0 ? fmt::format(" after {} reconnects", progress.reconnects) : "";
-  runtime::log_line(fmt::format("ringline-client: {}{}; {} of {} lines unacknowledged", reason,
-                                retried, unacked, total));
-  co_return error == protocol::errc::server_full&& options.retry_for.count() == 0
-      ? k_exit_server_full
-      : k_exit_failed;
+  // Standard input has no total until its end: say how much of it was read at all.
+  const auto unread = report.total || progress.input_done ? "" : " (the rest of the input unread)";
+  runtime::log_line(fmt::format("ringline-client: {}{}; {} of {} lines unacknowledged{}", reason,
+                                retried, unacked, total, unread));
+  const bool full = error == protocol::errc::server_full;
+  co_return full&& options.retry_for.count() == 0 ? k_exit_server_full : k_exit_failed;
 }
 
 }  // namespace

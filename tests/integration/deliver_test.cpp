@@ -176,6 +176,46 @@ TEST_F(deliver_test, a_new_connection_resends_exactly_the_unacknowledged_lines) 
   EXPECT_EQ(summary.at("acked"), 20U) << client.stderr_so_far();
 }
 
+TEST_F(deliver_test, stdin_lines_are_resent_on_a_new_connection_too) {
+  test_listener listener;
+  test_support::child_options options;
+  options.argv = {test_support::client_path(),
+                  "--port",
+                  std::to_string(listener.port()),
+                  "--stdin",
+                  "--window",
+                  "4",
+                  "--retry-for",
+                  "10",
+                  "--quiet"};
+  options.stdin_mode = test_support::stdio_mode::pipe;
+  options.stdout_mode = test_support::stdio_mode::null;
+  test_support::child_process client(std::move(options));
+  ASSERT_TRUE(client.write_stdin(numbered_lines(1, 6)));
+  client.close_stdin();
+  {
+    auto first = listener.accept(k_wait);
+    ASSERT_TRUE(first);
+    first->send_all(k_greeting);
+    EXPECT_EQ(read_lines(*first, 4), numbered_lines(1, 4));
+    first->send_all(k_ack);  // line 1 acknowledged; 2-4 lost with the connection
+  }
+  auto second = listener.accept(k_wait);
+  ASSERT_TRUE(second) << client.stderr_so_far();
+  second->send_all(k_greeting);
+  std::string received;
+  for (int i = 2; i <= 6; ++i) {
+    auto line = second->read_line(k_wait);
+    ASSERT_TRUE(line) << "after " << received;
+    received += *line;
+    second->send_all(k_ack);
+  }
+  EXPECT_EQ(received, numbered_lines(2, 6));
+  EXPECT_TRUE(second->wait_for_eof(k_wait));
+  second->close();
+  EXPECT_EQ(client.wait_for_exit(k_wait), 0) << client.stderr_so_far();
+}
+
 /// Runs the client against a listener that accepts every connection and closes it at once,
 /// until the client exits; returns how many connections it made.
 int count_attempts_until_exit(test_listener& listener, test_support::child_process& client) {
