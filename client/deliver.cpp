@@ -41,6 +41,7 @@ runtime::task<runtime::result<delivery_result>> deliver(delivery_options options
   const auto report = [&]() {
     done.lines = source.lines_read();
     done.resent = window.resent();
+    done.to_resend = window.sent_unacknowledged();
     done.input_done = source.input_done();
     done.elapsed = since(start);
     if (on_progress) {

@@ -42,6 +42,8 @@ struct delivery_result {
   std::chrono::milliseconds elapsed{0};
   /// True once the source reported its end (`lines` is then the total).
   bool input_done = false;
+  /// Lines sent at least once and not acknowledged: what the next connection resends first.
+  std::uint64_t to_resend = 0;
   /// Set, only in the report made after a failed attempt, to the wait before the next one.
   std::chrono::milliseconds retry_in{0};
   /// Why the latest connection attempt ended, if it failed, and how far it got.

@@ -144,9 +144,9 @@ runtime::task<int> deliver_lines(delivery_options options, std::unique_ptr<line_
         if (now.retry_in.count() > 0) {
           // Each failure is worth a line: an operator sees the outage as it happens.
           display.finish();
-          const auto unacked = now.lines - now.acked;
           const auto resend =
-              unacked > 0 ? fmt::format("{} unacknowledged lines to resend, ", unacked) : "";
+              now.to_resend > 0 ? fmt::format("{} unacknowledged lines to resend, ", now.to_resend)
+                                : "";
           runtime::log_line(
               fmt::format("ringline-client: {}; {}reconnecting in {}",
                           describe_failure(now.last_error, options.connection, now.last_attempt),

@@ -29,6 +29,9 @@ class unacked_window {
   [[nodiscard]] bool full() const noexcept { return m_lines.size() >= m_capacity; }
   /// Returns how many lines the current connection has not been handed yet.
   [[nodiscard]] std::size_t unsent() const noexcept { return m_lines.size() - m_sent; }
+  /// Returns how many lines were handed to some connection and are not acknowledged yet: the
+  /// lines the next connection resends.
+  [[nodiscard]] std::size_t sent_unacknowledged() const noexcept { return m_ever_sent; }
   /// Returns how many lines were handed to a connection more than once (possible duplicates).
   [[nodiscard]] std::uint64_t resent() const noexcept { return m_resent; }
 

@@ -59,6 +59,7 @@ TEST(unacked_window_test, a_restart_resends_only_the_unacknowledged_lines_in_ord
   EXPECT_EQ(window.take_unsent(first, 1024), 5U);
   EXPECT_TRUE(window.acknowledge());  // "1" acknowledged: never sent again
   EXPECT_TRUE(window.acknowledge());  // "2" likewise
+  EXPECT_EQ(window.sent_unacknowledged(), 3U);
   window.restart();
   std::string second;
   EXPECT_EQ(window.take_unsent(second, 1024), 3U);

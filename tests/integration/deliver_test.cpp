@@ -172,6 +172,9 @@ TEST_F(deliver_test, a_new_connection_resends_exactly_the_unacknowledged_lines) 
   EXPECT_EQ(client.wait_for_exit(k_wait), 0) << client.stderr_so_far();
   const auto summary = parse_delivery_summary(client.stderr_so_far());
   EXPECT_EQ(summary.at("resent"), 8U) << client.stderr_so_far();
+  EXPECT_NE(client.stderr_so_far().find("; 8 unacknowledged lines to resend, reconnecting in "),
+            std::string::npos)
+      << client.stderr_so_far();
   EXPECT_EQ(summary.at("reconnects"), 1U) << client.stderr_so_far();
   EXPECT_EQ(summary.at("acked"), 20U) << client.stderr_so_far();
 }
