@@ -16,8 +16,9 @@
 
 #include "client/bench_command.hpp"
 #include "client/client.hpp"
+#include "client/conversation_output.hpp"
 #include "client/deliver.hpp"
-#include "client/progress_display.hpp"
+#include "client/delivery_command.hpp"
 #include "client/sources.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/messages.hpp"
@@ -33,69 +34,9 @@ namespace ringline::client {
 
 namespace {
 
-constexpr int k_exit_ok = 0;
-constexpr int k_exit_failed = 1;
-constexpr int k_exit_usage = 2;
-constexpr int k_exit_server_full = 3;
-
 constexpr auto k_longest_timeout = std::chrono::hours(24);
 constexpr auto k_longest_retry = std::chrono::hours(24 * 7);
 constexpr std::size_t k_largest_window = std::size_t{1} << 20;
-
-// Echoes every line of the server as it came, so the output reads like the PHP client's;
-// --quiet keeps the expected lines (greeting, acks, refusal) off stdout, never the errors.
-void print_reply(const protocol::reply& reply, const client_options& options, bool quiet) {
-  if (quiet &&
-      (reply.kind == protocol::reply_kind::greeting || reply.kind == protocol::reply_kind::ack ||
-       reply.kind == protocol::reply_kind::server_full)) {
-    return;
-  }
-  switch (reply.kind) {
-    case protocol::reply_kind::greeting:
-      fmt::print("{}\n", options.greeting);
-      break;
-    case protocol::reply_kind::ack:
-      fmt::print("{}\n", options.ack);
-      break;
-    case protocol::reply_kind::server_full:
-      fmt::print("{}\n", protocol::server_full_text);
-      break;
-    case protocol::reply_kind::need_more:
-      (void)std::fflush(stdout);  // each batch shows at once, even through a pipe
-      break;
-    case protocol::reply_kind::error:
-      runtime::log_line(fmt::format("ringline-client: server error: {}", reply.text));
-      break;
-    default:
-      runtime::log_line(
-          fmt::format("ringline-client: unexpected line from server: {}", reply.text));
-      break;
-  }
-}
-
-// Says what went wrong in the words of the conversation: what did not arrive, and when.
-std::string describe_failure(std::error_code error, const client_options& options,
-                             const conversation_result& progress) {
-  const auto limit = runtime::format_duration(options.timeout);
-  if (error.category() == runtime::resolver_category()) {
-    return fmt::format("cannot resolve '{}': {}", options.host, error.message());
-  }
-  if (!progress.connected) {
-    const auto reason = error == std::errc::connection_refused ? "connection refused"
-                        : runtime::is_timeout(error) ? fmt::format("no connection within {}", limit)
-                                                     : error.message();
-    return fmt::format("cannot connect to {} port {}: {}", options.host, options.port, reason);
-  }
-  if (runtime::is_timeout(error) && !progress.greeted) {
-    return fmt::format("no greeting within {}", limit);
-  }
-  if (runtime::is_timeout(error)) {
-    return fmt::format("{} of {} lines unacknowledged after {} without a reply",
-                       progress.handed - progress.acked, progress.handed, limit);
-  }
-  return fmt::format("{} ({} of {} lines acknowledged)", error.message(), progress.acked,
-                     progress.sent);
-}
 
 runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lines, bool quiet) {
   conversation_result progress;
@@ -114,68 +55,6 @@ runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lin
   }
   runtime::log_line(fmt::format("ringline-client: {}", describe_failure(error, options, progress)));
   co_return k_exit_failed;
-}
-
-// How a --file or --stdin delivery is reported.
-struct delivery_report {
-  /// Lines in the --file (nullopt for --stdin: unknown until its end).
-  std::optional<std::uint64_t> total;
-  bool quiet = false;
-  /// --file prints a summary; --stdin, a stream that may be a conversation, does not.
-  bool summary = false;
-};
-
-runtime::task<int> deliver_lines(delivery_options options, std::unique_ptr<line_source> lines,
-                                 delivery_report report) {
-  // A bar only where a person watches stderr, and not over acks echoed to the same terminal
-  // or lines being typed into it.
-  const bool watched = ::isatty(STDERR_FILENO) == 1 &&
-                       (report.quiet || ::isatty(STDOUT_FILENO) == 0) &&
-                       (report.total.has_value() || ::isatty(STDIN_FILENO) == 0);
-  progress_display display(report.total, watched);
-  delivery_result progress;
-  auto outcome = co_await deliver(
-      options, *lines,
-      [&options, &report](const protocol::reply& reply) {
-        print_reply(reply, options.connection, report.quiet);
-      },
-      [&progress, &display, &options](const delivery_result& now) {
-        progress = now;
-        if (now.retry_in.count() > 0) {
-          // Each failure is worth a line: an operator sees the outage as it happens.
-          display.finish();
-          const auto resend =
-              now.to_resend > 0 ? fmt::format("{} unacknowledged lines to resend, ", now.to_resend)
-                                : "";
-          runtime::log_line(
-              fmt::format("ringline-client: {}; {}reconnecting in {}",
-                          describe_failure(now.last_error, options.connection, now.last_attempt),
-                          resend, runtime::format_duration(now.retry_in)));
-        }
-        display.update(now);
-      });
-  (void)std::fflush(stdout);
-  display.finish();
-  if (report.summary) {
-    runtime::log_line(fmt::format("ringline-client: {}", format_summary(progress)));
-  }
-  if (outcome) {
-    co_return k_exit_ok;
-  }
-  const auto error = outcome.error();
-  const auto total = report.total.value_or(progress.lines);
-  const auto unacked = total > progress.acked ? total - progress.acked : 0;
-  const auto reason = error == protocol::errc::server_full
-                          ? std::string("server is full (it answered 'not connect')")
-                          : describe_failure(error, options.connection, progress.last_attempt);
-  const auto retried =
-      progress.reconnects > 0 ? fmt::format(" after {} reconnects", progress.reconnects) : "";
-  // Standard input has no total until its end: say how much of it was read at all.
-  const auto unread = report.total || progress.input_done ? "" : " (the rest of the input unread)";
-  runtime::log_line(fmt::format("ringline-client: {}{}; {} of {} lines unacknowledged{}", reason,
-                                retried, unacked, total, unread));
-  const bool full = error == protocol::errc::server_full;
-  co_return full&& options.retry_for.count() == 0 ? k_exit_server_full : k_exit_failed;
 }
 
 }  // namespace
@@ -291,7 +170,7 @@ int run_program(int argc, const char* const* argv) {
   try {
     runtime::event_loop loop;
     if (!file.empty() || from_stdin) {
-      return loop.run(deliver_lines(std::move(delivery), std::move(lines), report));
+      return loop.run(run_delivery(std::move(delivery), std::move(lines), report));
     }
     return loop.run(talk(std::move(delivery.connection), std::move(lines), quiet));
   } catch (const runtime::io_uring_unavailable& error) {
