@@ -1,10 +1,13 @@
 #include "client/program.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -13,6 +16,9 @@
 
 #include "client/bench_command.hpp"
 #include "client/client.hpp"
+#include "client/conversation_output.hpp"
+#include "client/deliver.hpp"
+#include "client/delivery_command.hpp"
 #include "client/sources.hpp"
 #include "protocol/errc.hpp"
 #include "protocol/messages.hpp"
@@ -22,72 +28,15 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/log.hpp"
 #include "runtime/resolve.hpp"
+#include "runtime/unique_fd.hpp"
 
 namespace ringline::client {
 
 namespace {
 
-constexpr int k_exit_ok = 0;
-constexpr int k_exit_failed = 1;
-constexpr int k_exit_usage = 2;
-constexpr int k_exit_server_full = 3;
-
 constexpr auto k_longest_timeout = std::chrono::hours(24);
-
-// Echoes every line of the server as it came, so the output reads like the PHP client's;
-// --quiet keeps the expected lines (greeting, acks, refusal) off stdout, never the errors.
-void print_reply(const protocol::reply& reply, const client_options& options, bool quiet) {
-  if (quiet &&
-      (reply.kind == protocol::reply_kind::greeting || reply.kind == protocol::reply_kind::ack ||
-       reply.kind == protocol::reply_kind::server_full)) {
-    return;
-  }
-  switch (reply.kind) {
-    case protocol::reply_kind::greeting:
-      fmt::print("{}\n", options.greeting);
-      break;
-    case protocol::reply_kind::ack:
-      fmt::print("{}\n", options.ack);
-      break;
-    case protocol::reply_kind::server_full:
-      fmt::print("{}\n", protocol::server_full_text);
-      break;
-    case protocol::reply_kind::need_more:
-      (void)std::fflush(stdout);  // each batch shows at once, even through a pipe
-      break;
-    case protocol::reply_kind::error:
-      runtime::log_line(fmt::format("ringline-client: server error: {}", reply.text));
-      break;
-    default:
-      runtime::log_line(
-          fmt::format("ringline-client: unexpected line from server: {}", reply.text));
-      break;
-  }
-}
-
-// Says what went wrong in the words of the conversation: what did not arrive, and when.
-std::string describe_failure(std::error_code error, const client_options& options,
-                             const conversation_result& progress) {
-  const auto limit = runtime::format_duration(options.timeout);
-  if (error.category() == runtime::resolver_category()) {
-    return fmt::format("cannot resolve '{}': {}", options.host, error.message());
-  }
-  if (!progress.connected) {
-    const auto reason = error == std::errc::connection_refused ? "connection refused"
-                        : runtime::is_timeout(error) ? fmt::format("no connection within {}", limit)
-                                                     : error.message();
-    return fmt::format("cannot connect to {} port {}: {}", options.host, options.port, reason);
-  }
-  if (runtime::is_timeout(error) && !progress.greeted) {
-    return fmt::format("no greeting within {}", limit);
-  }
-  if (runtime::is_timeout(error)) {
-    return fmt::format("{} of {} lines unacknowledged after {} without a reply",
-                       progress.handed - progress.acked, progress.handed, limit);
-  }
-  return fmt::format("{} ({} of {} lines acknowledged)", error.message(), progress.acked,
-                     progress.sent);
-}
+constexpr auto k_longest_retry = std::chrono::hours(24 * 7);
+constexpr std::size_t k_largest_window = std::size_t{1} << 20;
 
 runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lines, bool quiet) {
   conversation_result progress;
@@ -130,8 +79,35 @@ int run_program(int argc, const char* const* argv) {
                                         fmt::format("Line to send; repeat for more (default: '{}')",
                                                     protocol::default_message))
                              ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
-  app.add_flag("--stdin", from_stdin, "Send the lines of standard input instead")
-      ->excludes(message_option);
+  auto* stdin_option =
+      app.add_flag("--stdin", from_stdin, "Send the lines of standard input instead")
+          ->excludes(message_option);
+  std::string file;
+  app.add_option("--file", file,
+                 "Send the lines of this file, then print a summary on stderr (a progress bar "
+                 "too when stderr is a terminal)")
+      ->excludes(message_option)
+      ->excludes(stdin_option)
+      ->check(CLI::ExistingFile)
+      ->type_name("PATH");
+  delivery_options delivery;
+  app.add_option("--window", delivery.window,
+                 "Most lines sent and not yet acknowledged, with --file or --stdin (each is kept "
+                 "until its ack)")
+      ->check(CLI::Range(std::size_t{1}, k_largest_window))
+      ->capture_default_str();
+  app.add_option_function<std::string>(
+         "--retry-for",
+         [&delivery](const std::string& text) {
+           delivery.retry_for = runtime::parse_duration(text).value_or(delivery.retry_for);
+         },
+         "With --file or --stdin: when the connection fails, keep reconnecting (backoff 100 ms "
+         "to 5 s) for this long without an ack, and resend every unacknowledged line "
+         "(at-least-once); same units as --timeout (0: exit 1 at the first failure)")
+      ->check(
+          [](const std::string& text) { return runtime::check_duration(text, k_longest_retry); })
+      ->type_name("DURATION")
+      ->default_str(runtime::format_duration(delivery.retry_for));
   app.add_option("--greeting", options.greeting, "Greeting the server is expected to send")
       ->capture_default_str();
   app.add_option("--ack", options.ack, "Ack the server is expected to send")->capture_default_str();
@@ -170,15 +146,33 @@ int run_program(int argc, const char* const* argv) {
   }
 
   std::unique_ptr<line_source> lines;
-  if (from_stdin) {
+  runtime::unique_fd file_fd;
+  delivery_report report{.total = std::nullopt, .quiet = quiet, .summary = !file.empty()};
+  if (!file.empty()) {
+    file_fd = runtime::unique_fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    auto total =
+        file_fd ? count_lines(file_fd.get())
+                : runtime::result<std::uint64_t>(std::error_code(errno, std::system_category()));
+    if (!total) {
+      runtime::log_line(
+          fmt::format("ringline-client: cannot read '{}': {}", file, total.error().message()));
+      return k_exit_failed;
+    }
+    report.total = *total;
+    lines = std::make_unique<fd_source>(file_fd.get());
+  } else if (from_stdin) {
     lines = std::make_unique<fd_source>(STDIN_FILENO);
   } else {
     lines = std::make_unique<vector_source>(std::move(messages));
   }
+  delivery.connection = std::move(options);
   (void)::signal(SIGPIPE, SIG_IGN);  // standard output may be a closed pipe
   try {
     runtime::event_loop loop;
-    return loop.run(talk(std::move(options), std::move(lines), quiet));
+    if (!file.empty() || from_stdin) {
+      return loop.run(run_delivery(std::move(delivery), std::move(lines), report));
+    }
+    return loop.run(talk(std::move(delivery.connection), std::move(lines), quiet));
   } catch (const runtime::io_uring_unavailable& error) {
     runtime::log_line(fmt::format("ringline-client: {}", error.what()));
   } catch (const std::exception& error) {

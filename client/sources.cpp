@@ -1,6 +1,9 @@
 #include "client/sources.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <vector>
 
 #include "runtime/io.hpp"
@@ -58,6 +61,30 @@ runtime::task<runtime::result<std::size_t>> fd_source::read_lines(std::string& o
     co_return std::size_t{1};
   }
   co_return std::size_t{0};
+}
+
+runtime::result<std::uint64_t> count_lines(int fd) {
+  std::vector<char> buffer(std::size_t{1} << 16);
+  std::uint64_t lines = 0;
+  off_t offset = 0;
+  char last = '\n';
+  for (;;) {
+    const ssize_t got = ::pread(fd, buffer.data(), buffer.size(), offset);
+    if (got < 0 && errno == EINTR) {
+      continue;
+    }
+    if (got < 0) {
+      return std::error_code(errno, std::system_category());
+    }
+    if (got == 0) {
+      break;
+    }
+    const auto end = buffer.begin() + got;
+    lines += static_cast<std::uint64_t>(std::count(buffer.begin(), end, '\n'));
+    last = *(end - 1);
+    offset += got;
+  }
+  return last == '\n' ? lines : lines + 1;  // an unterminated last line is sent with a '\n'
 }
 
 }  // namespace ringline::client

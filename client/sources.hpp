@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,5 +34,10 @@ class fd_source final : public line_source {
   std::string m_partial;
   bool m_eof = false;
 };
+
+/// Returns how many lines the file `fd` holds from offset 0 (a last line without '\n'
+/// counts), reading it with blocking pread calls: meant for the start of a program, before the
+/// event loop runs. The file position is left alone. Errors: those of pread (EISDIR, EIO, ...).
+runtime::result<std::uint64_t> count_lines(int fd);
 
 }  // namespace ringline::client

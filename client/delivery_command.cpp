@@ -1,0 +1,73 @@
+#include "client/delivery_command.hpp"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <string>
+
+#include <fmt/format.h>
+
+#include "client/conversation_output.hpp"
+#include "client/progress_display.hpp"
+#include "protocol/errc.hpp"
+#include "runtime/duration.hpp"
+#include "runtime/log.hpp"
+
+namespace ringline::client {
+
+runtime::task<int> run_delivery(delivery_options options, std::unique_ptr<line_source> lines,
+                                delivery_report report) {
+  // A bar only where a person watches stderr, and not over acks echoed to the same terminal
+  // or lines being typed into it.
+  const bool watched = ::isatty(STDERR_FILENO) == 1 &&
+                       (report.quiet || ::isatty(STDOUT_FILENO) == 0) &&
+                       (report.total.has_value() || ::isatty(STDIN_FILENO) == 0);
+  progress_display display(report.total, watched);
+  delivery_result progress;
+  auto outcome = co_await deliver(
+      options, *lines,
+      [&options, &report](const protocol::reply& reply) {
+        print_reply(reply, options.connection, report.quiet);
+      },
+      [&progress, &display, &options](const delivery_result& now) {
+        progress = now;
+        if (now.retry_in.count() > 0) {
+          // Each failure is worth a line: an operator sees the outage as it happens.
+          display.finish();
+          const auto resend =
+              now.to_resend > 0 ? fmt::format("{} unacknowledged lines to resend, ", now.to_resend)
+                                : "";
+          runtime::log_line(
+              fmt::format("ringline-client: {}; {}reconnecting in {}",
+                          describe_failure(now.last_error, options.connection, now.last_attempt),
+                          resend, runtime::format_duration(now.retry_in)));
+        }
+        display.update(now);
+      });
+  (void)std::fflush(stdout);
+  display.finish();
+  if (report.summary) {
+    runtime::log_line(fmt::format("ringline-client: {}", format_summary(progress)));
+  }
+  if (outcome) {
+    co_return k_exit_ok;
+  }
+  const auto error = outcome.error();
+  const auto total = report.total.value_or(progress.lines);
+  const auto unacked = total > progress.acked ? total - progress.acked : 0;
+  const auto reason = error == protocol::errc::server_full
+                          ? std::string("server is full (it answered 'not connect')")
+                          : describe_failure(error, options.connection, progress.last_attempt);
+  const auto retried =
+      progress.reconnects > 0 ? fmt::format(" after {} reconnects", progress.reconnects) : "";
+  // Standard input has no total until its end: say how much of it was read at all.
+  const auto unread = report.total || progress.input_done ? "" : " (the rest of the input unread)";
+  runtime::log_line(fmt::format("ringline-client: {}{}; {} of {} lines unacknowledged{}", reason,
+                                retried, unacked, total, unread));
+  if (error == protocol::errc::server_full && options.retry_for.count() == 0) {
+    co_return k_exit_server_full;
+  }
+  co_return k_exit_failed;
+}
+
+}  // namespace ringline::client
