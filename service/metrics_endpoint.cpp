@@ -6,8 +6,8 @@
 
 #include <fmt/format.h>
 
-#include "runtime/event.hpp"
 #include "runtime/error.hpp"
+#include "runtime/event.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
