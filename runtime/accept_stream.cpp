@@ -2,6 +2,7 @@
 
 #include <liburing.h>
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cassert>
@@ -22,6 +23,11 @@ namespace {
 bool single_shot_forced() noexcept {
   const char* value = std::getenv("RINGLINE_SINGLESHOT_ACCEPT");
   return value != nullptr && std::string_view(value) == "1";
+}
+
+std::uint64_t descriptor_limit() noexcept {
+  rlimit limit{};
+  return ::getrlimit(RLIMIT_NOFILE, &limit) == 0 ? limit.rlim_cur : RLIM_INFINITY;
 }
 
 }  // namespace
@@ -55,6 +61,9 @@ void accept_stream::arm() {
   io_uring_sqe* sqe = loop.acquire_sqe();
   if (m_multishot) {
     io_uring_prep_multishot_accept(sqe, m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+    // The kernel reads the limit when it prepares the request, at the next submission.
+    m_armed_limit = descriptor_limit();
+    m_limit_checked = std::chrono::steady_clock::now();
   } else {
     m_address_size = sizeof m_address;
     io_uring_prep_accept(sqe, m_listen_fd, reinterpret_cast<sockaddr*>(&m_address), &m_address_size,
@@ -65,6 +74,24 @@ void accept_stream::arm() {
   m_pausing = false;
   if (m_cancel != nullptr) {
     m_cancel->set_pending(this);
+  }
+}
+
+bool accept_stream::limit_lowered() noexcept {
+  const auto now = std::chrono::steady_clock::now();
+  if (now - m_limit_checked < k_limit_check) {
+    return false;
+  }
+  m_limit_checked = now;
+  return descriptor_limit() < m_armed_limit;
+}
+
+void accept_stream::pause() noexcept {
+  try {
+    event_loop::current().cancel(*this);
+    m_pausing = true;
+  } catch (...) {
+    // No SQE for the cancel: the request stays armed a little longer.
   }
 }
 
@@ -103,15 +130,12 @@ void accept_stream::on_complete(operation& self, int res, std::uint32_t flags) n
       }
     }
   }
-  if (more && !stream.m_pausing && stream.m_ready.size() >= k_pause_at) {
-    // The accept loop is not keeping up: leave further connections in the backlog. More
-    // completions may still arrive before the cancellation's; they are queued too.
-    try {
-      loop.cancel(stream);
-      stream.m_pausing = true;
-    } catch (...) {
-      // No SQE for the cancel: the queue grows a little longer instead.
-    }
+  if (more && !stream.m_pausing &&
+      (stream.m_ready.size() >= k_pause_at || (res >= 0 && stream.limit_lowered()))) {
+    // The accept loop is not keeping up (leave further connections in the backlog), or the
+    // request's descriptor limit is out of date. More completions may still arrive before
+    // the cancellation's; they are queued too.
+    stream.pause();
   }
   if (!stream.m_waiter) {
     return;

@@ -2,8 +2,10 @@
 
 #include <sys/socket.h>
 
+#include <chrono>
 #include <coroutine>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 
 #include "runtime/address.hpp"
@@ -29,6 +31,12 @@ namespace ringline::runtime {
 /// them. (The kernel accepts what is in the backlog in one go before the cancellation
 /// reaches it, so the queue may hold up to k_pause_at plus the listen backlog.)
 ///
+/// The kernel keeps the RLIMIT_NOFILE of the moment a multishot request was armed for the
+/// request's whole life, so the stream compares it with the current limit at most every
+/// k_limit_check while connections arrive, and arms the request again when the limit fell
+/// (an operator's prlimit): a lowered limit takes effect within that time, as it does at
+/// once for single-shot accepts.
+///
 /// Lifetime: the object holds the request's state, so it must not be destroyed while armed.
 /// A `cancellation` (requested by another coroutine, say on shutdown) disarms it: next() then
 /// yields operation_canceled once the kernel's last completion has arrived, and stop() waits
@@ -38,6 +46,8 @@ class accept_stream : private detail::operation {
  public:
   /// Connections waiting in the queue at which the stream stops asking the kernel for more.
   static constexpr std::size_t k_pause_at = 128;
+  /// How often an armed multishot request's descriptor limit is compared with the current one.
+  static constexpr std::chrono::milliseconds k_limit_check{100};
 
   /// Prepares to accept on `listen_fd`; nothing is submitted until the first next().
   /// `cancel` may be null; it is shared with nothing else while the stream is armed.
@@ -94,12 +104,14 @@ class accept_stream : private detail::operation {
   void arm();
   void close_queued() noexcept;
   [[nodiscard]] bool cancel_requested() const noexcept;
+  [[nodiscard]] bool limit_lowered() noexcept;
+  void pause() noexcept;
 
   int m_listen_fd;
   cancellation* m_cancel;
   bool m_multishot;
   bool m_armed = false;
-  bool m_pausing = false;   // this stream cancelled its own request: the queue is full
+  bool m_pausing = false;   // this stream cancelled its own request (full queue, lower limit)
   bool m_stopping = false;  // stop() was awaited: nothing more is accepted
   // Descriptors (>= 0) and negated errno values, oldest first.
   std::deque<int> m_ready;
@@ -109,6 +121,10 @@ class accept_stream : private detail::operation {
   // completions are read; next() asks getpeername() instead.
   sockaddr_storage m_address{};
   socklen_t m_address_size = 0;
+  // Multishot only: the soft RLIMIT_NOFILE when the request was armed, and when it was last
+  // compared with the current one.
+  std::uint64_t m_armed_limit = 0;
+  std::chrono::steady_clock::time_point m_limit_checked{};
 };
 
 }  // namespace ringline::runtime
