@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <cstdlib>
@@ -64,6 +65,7 @@ void accept_stream::arm() {
     // The kernel reads the limit when it prepares the request, at the next submission.
     m_armed_limit = descriptor_limit();
     m_limit_checked = std::chrono::steady_clock::now();
+    m_highest_fd = -1;
   } else {
     m_address_size = sizeof m_address;
     io_uring_prep_accept(sqe, m_listen_fd, reinterpret_cast<sockaddr*>(&m_address), &m_address_size,
@@ -77,11 +79,15 @@ void accept_stream::arm() {
   }
 }
 
-bool accept_stream::limit_lowered() noexcept {
+bool accept_stream::limit_lowered(int accepted_fd) noexcept {
+  // The kernel hands out the lowest free descriptor, so the count of open ones grows only
+  // through new highs: a limit lowered to where it matters shows at the first one past it.
+  // A limit lowered under descriptors already open shows by the clock.
   const auto now = std::chrono::steady_clock::now();
-  if (now - m_limit_checked < k_limit_check) {
+  if (accepted_fd <= m_highest_fd && now - m_limit_checked < k_limit_check) {
     return false;
   }
+  m_highest_fd = std::max(m_highest_fd, accepted_fd);
   m_limit_checked = now;
   return descriptor_limit() < m_armed_limit;
 }
@@ -131,7 +137,7 @@ void accept_stream::on_complete(operation& self, int res, std::uint32_t flags) n
     }
   }
   if (more && !stream.m_pausing &&
-      (stream.m_ready.size() >= k_pause_at || (res >= 0 && stream.limit_lowered()))) {
+      (stream.m_ready.size() >= k_pause_at || (res >= 0 && stream.limit_lowered(res)))) {
     // The accept loop is not keeping up (leave further connections in the backlog), or the
     // request's descriptor limit is out of date. More completions may still arrive before
     // the cancellation's; they are queued too.

@@ -32,9 +32,10 @@ namespace ringline::runtime {
 /// reaches it, so the queue may hold up to k_pause_at plus the listen backlog.)
 ///
 /// The kernel keeps the RLIMIT_NOFILE of the moment a multishot request was armed for the
-/// request's whole life, so the stream compares it with the current limit at most every
-/// k_limit_check while connections arrive, and arms the request again when the limit fell
-/// (an operator's prlimit): a lowered limit takes effect within that time, as it does at
+/// request's whole life, so the stream compares it with the current limit whenever a
+/// connection gets a descriptor higher than any before, and otherwise at most every
+/// k_limit_check, and arms the request again when the limit fell (an operator's prlimit).
+/// A lowered limit then takes effect after at most one connection beyond it, as it does at
 /// once for single-shot accepts.
 ///
 /// Lifetime: the object holds the request's state, so it must not be destroyed while armed.
@@ -104,7 +105,7 @@ class accept_stream : private detail::operation {
   void arm();
   void close_queued() noexcept;
   [[nodiscard]] bool cancel_requested() const noexcept;
-  [[nodiscard]] bool limit_lowered() noexcept;
+  [[nodiscard]] bool limit_lowered(int accepted_fd) noexcept;
   void pause() noexcept;
 
   int m_listen_fd;
@@ -125,6 +126,7 @@ class accept_stream : private detail::operation {
   // compared with the current one.
   std::uint64_t m_armed_limit = 0;
   std::chrono::steady_clock::time_point m_limit_checked{};
+  int m_highest_fd = -1;  // the highest descriptor accepted since it was armed
 };
 
 }  // namespace ringline::runtime
