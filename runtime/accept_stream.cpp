@@ -21,9 +21,17 @@ namespace ringline::runtime {
 
 namespace {
 
-bool single_shot_forced() noexcept {
-  const char* value = std::getenv("RINGLINE_SINGLESHOT_ACCEPT");
+bool switched_on(const char* variable) noexcept {
+  const char* value = std::getenv(variable);
   return value != nullptr && std::string_view(value) == "1";
+}
+
+bool use_multishot(accept_mode preferred) noexcept {
+  if (!event_loop::current().features().multishot_accept ||
+      switched_on("RINGLINE_SINGLESHOT_ACCEPT")) {
+    return false;
+  }
+  return preferred == accept_mode::multishot || switched_on("RINGLINE_MULTISHOT_ACCEPT");
 }
 
 std::uint64_t descriptor_limit() noexcept {
@@ -33,11 +41,11 @@ std::uint64_t descriptor_limit() noexcept {
 
 }  // namespace
 
-accept_stream::accept_stream(int listen_fd, cancellation* cancel)
+accept_stream::accept_stream(int listen_fd, cancellation* cancel, accept_mode preferred)
     : operation{&on_complete},
       m_listen_fd(listen_fd),
       m_cancel(cancel),
-      m_multishot(event_loop::current().features().multishot_accept && !single_shot_forced()) {}
+      m_multishot(use_multishot(preferred)) {}
 
 accept_stream::~accept_stream() {
   assert(!m_armed && "destroyed while the kernel holds its request; co_await stop() first");

@@ -16,15 +16,23 @@
 
 namespace ringline::runtime {
 
+/// How an accept_stream asks the kernel for connections.
+enum class accept_mode : std::uint8_t {
+  multishot,   ///< one request for every connection, where the kernel has it
+  single_shot  ///< one request per connection
+};
+
 /// The connections arriving on one listening socket, taken one at a time with next().
 ///
 /// Where the kernel has it (event_loop::features().multishot_accept), one multishot accept
 /// stays armed: the kernel posts a completion per connection, which waits in this object
 /// until next() takes it. A completion without IORING_CQE_F_MORE disarms it (an error such as
 /// EMFILE, which next() then yields, or the kernel dropping the request); the next call to
-/// next() arms it again. Without the feature, or when the environment variable
-/// RINGLINE_SINGLESHOT_ACCEPT=1 is set (a switch for benchmarks and tests), each next()
-/// submits one single-shot accept instead, as runtime::accept() does.
+/// next() arms it again. Without the feature, when the owner prefers it, or when the
+/// environment variable RINGLINE_SINGLESHOT_ACCEPT=1 is set, each next() submits one
+/// single-shot accept instead, as runtime::accept() does; RINGLINE_MULTISHOT_ACCEPT=1 asks
+/// for the multishot request whatever the owner prefers. Both variables are switches for
+/// benchmarks and tests, not settings for operators.
 ///
 /// The queue is bounded: once k_pause_at connections wait in it, the stream cancels its
 /// request and leaves further connections in the kernel's backlog until next() has taken
@@ -50,9 +58,11 @@ class accept_stream : private detail::operation {
   /// How often an armed multishot request's descriptor limit is compared with the current one.
   static constexpr std::chrono::milliseconds k_limit_check{100};
 
-  /// Prepares to accept on `listen_fd`; nothing is submitted until the first next().
-  /// `cancel` may be null; it is shared with nothing else while the stream is armed.
-  explicit accept_stream(int listen_fd, cancellation* cancel = nullptr);
+  /// Prepares to accept on `listen_fd` the `preferred` way (subject to the kernel and the
+  /// environment, above); nothing is submitted until the first next(). `cancel` may be null;
+  /// it is shared with nothing else while the stream is armed.
+  explicit accept_stream(int listen_fd, cancellation* cancel = nullptr,
+                         accept_mode preferred = accept_mode::multishot);
   accept_stream(const accept_stream&) = delete;
   accept_stream& operator=(const accept_stream&) = delete;
   /// Closes the connections still queued. Asserts that the request is not armed.

@@ -84,7 +84,10 @@ runtime::result<void> server::listen() {
 
 runtime::task<void> server::run() {
   bool troubled = false;  // logged and counted once per run of failures
-  runtime::accept_stream accepts(m_listener.get(), &m_accept_cancel);
+  // Single-shot: multishot saved 3-4% of the CPU per connection in a storm, under the bar
+  // for its extra machinery (docs/benchmarks.md); RINGLINE_MULTISHOT_ACCEPT=1 turns it on.
+  runtime::accept_stream accepts(m_listener.get(), &m_accept_cancel,
+                                 runtime::accept_mode::single_shot);
   while (!m_stopping) {
     auto conn = co_await accepts.next();
     if (!conn) {

@@ -20,11 +20,11 @@ namespace {
 
 // Each test runs twice: with the multishot request, and with single-shot accepts forced by
 // the environment variable, which must behave the same.
-enum class accept_mode { multishot, single_shot };
 
 class accept_stream_test : public ::testing::TestWithParam<accept_mode> {
  protected:
   void SetUp() override {
+    ASSERT_EQ(::unsetenv("RINGLINE_MULTISHOT_ACCEPT"), 0);
     if (GetParam() == accept_mode::single_shot) {
       ASSERT_EQ(::setenv("RINGLINE_SINGLESHOT_ACCEPT", "1", 1), 0);
     } else {
@@ -280,6 +280,23 @@ TEST_P(accept_stream_test, a_loop_destroyed_while_it_waits_drains_it_first) {
   // The frame (and the stream in it) died only after the kernel's last completion: ASan
   // would report a write into freed memory otherwise, and the assert a request left armed.
   SUCCEED();
+}
+
+TEST(accept_stream_mode_test, the_owner_prefers_a_mode_and_the_environment_overrides_it) {
+  event_loop loop;
+  const auto listener = listen_on_loopback();
+  const bool kernel = loop.features().multishot_accept;
+  ASSERT_EQ(::unsetenv("RINGLINE_SINGLESHOT_ACCEPT"), 0);
+  ASSERT_EQ(::unsetenv("RINGLINE_MULTISHOT_ACCEPT"), 0);
+  EXPECT_EQ(accept_stream(listener.fd.get()).multishot(), kernel);
+  EXPECT_FALSE(accept_stream(listener.fd.get(), nullptr, accept_mode::single_shot).multishot());
+  ASSERT_EQ(::setenv("RINGLINE_MULTISHOT_ACCEPT", "1", 1), 0);
+  EXPECT_EQ(accept_stream(listener.fd.get(), nullptr, accept_mode::single_shot).multishot(),
+            kernel);
+  ASSERT_EQ(::setenv("RINGLINE_SINGLESHOT_ACCEPT", "1", 1), 0);
+  EXPECT_FALSE(accept_stream(listener.fd.get(), nullptr, accept_mode::multishot).multishot());
+  (void)::unsetenv("RINGLINE_SINGLESHOT_ACCEPT");
+  (void)::unsetenv("RINGLINE_MULTISHOT_ACCEPT");
 }
 
 std::string mode_name(const ::testing::TestParamInfo<accept_mode>& param) {
