@@ -83,6 +83,12 @@ CLI::App* add_bench_command(CLI::App& app, bench_options& options) {
   bench->add_option("--lines", options.lines, "Requests in total, instead of a --duration")
       ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 62))
       ->excludes(duration);
+  bench
+      ->add_option("--lines-per-connection", options.lines_per_connection,
+                   "A connection storm: close each connection after this many replies and "
+                   "connect again (0: keep connections)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 62))
+      ->capture_default_str();
   bench->add_option("--threads", options.threads, "Threads, each with its own event loop")
       ->check(CLI::Range(std::size_t{1}, std::size_t{1024}))
       ->capture_default_str();

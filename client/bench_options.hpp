@@ -22,6 +22,9 @@ struct bench_options {
   std::chrono::milliseconds duration{5'000};
   /// Requests in total over all connections; 0 runs for `duration` instead.
   std::uint64_t lines = 0;
+  /// A connection storm: each connection closes after this many replies and connects again
+  /// (reading the greeting again when `greeting`); 0 keeps every connection for the run.
+  std::uint64_t lines_per_connection = 0;
   /// Worker threads, each with its own event loop.
   std::size_t threads = 1;
   /// One request line, without its terminator.

@@ -17,6 +17,9 @@ struct bench_result {
   std::uint64_t errors = 0;
   /// Reply lines other than the expected greeting or ack (ringline servers only).
   std::uint64_t unexpected = 0;
+  /// Connections made (connected, and greeted when a greeting is expected): the first ones
+  /// and every reconnection of --lines-per-connection.
+  std::uint64_t connections = 0;
   /// Measured time: from the moment every connection was ready to the last reply.
   double seconds = 0;
   /// Latency of each answered request, send to reply, in nanoseconds.
@@ -27,8 +30,8 @@ struct bench_result {
 };
 
 /// Returns `result` as one JSON object on one line, without a newline: lines, seconds,
-/// lines_per_second, mb_per_second (bytes sent, 10^6 bytes), p50_us, p90_us, p99_us,
-/// p999_us, max_us, errors, unexpected.
+/// lines_per_second, mb_per_second (bytes sent, 10^6 bytes), connections,
+/// connections_per_second, p50_us, p90_us, p99_us, p999_us, max_us, errors, unexpected.
 [[nodiscard]] std::string format_json(const bench_result& result);
 
 /// Returns `result` as a short table for people, ending with a newline.

@@ -36,6 +36,8 @@ struct connection {
   std::vector<bench_clock::time_point> sent_at;
   std::size_t head = 0;
   std::size_t outstanding = 0;
+  // Requests sent on the current connection, for --lines-per-connection.
+  std::uint64_t sent_here = 0;
   // The reply line being read: its length so far, and whether it still matches the ack.
   std::size_t line_length = 0;
   bool line_matches = true;
@@ -60,7 +62,9 @@ struct worker_context {
   runtime::cancellation stop_ticker;
 };
 
-runtime::task<void> open_connection(connection* conn, worker_context* ctx) {
+// Connects, and reads the greeting when one is expected; returns true when the connection is
+// ready for requests, false (counted as an error or an unexpected line) when it is not.
+runtime::task<bool> connect_and_greet(connection* conn, worker_context* ctx) {
   const runtime::io_options io{.timeout = ctx->options->stall_timeout, .cancel = nullptr};
   for (const auto& where : ctx->plan.addresses) {
     auto socket = runtime::open_tcp_socket(where.family());
@@ -74,7 +78,7 @@ runtime::task<void> open_connection(connection* conn, worker_context* ctx) {
   }
   if (!conn->fd) {
     ++ctx->result.errors;
-    co_return;
+    co_return false;
   }
   (void)runtime::set_no_delay(conn->fd.get());
   if (ctx->options->greeting) {
@@ -86,7 +90,7 @@ runtime::task<void> open_connection(connection* conn, worker_context* ctx) {
       if (!got || *got == 0) {
         ++ctx->result.errors;
         conn->fd.reset();
-        co_return;
+        co_return false;
       }
       have += *got;
       const std::string_view text(conn->buffer.data(), have);
@@ -99,18 +103,26 @@ runtime::task<void> open_connection(connection* conn, worker_context* ctx) {
         if (line != protocol::default_greeting) {
           ++ctx->result.unexpected;  // "not connect" from a full server, or a stranger
           conn->fd.reset();
-          co_return;
+          co_return false;
         }
         break;
       }
       if (have == conn->buffer.size()) {
         ++ctx->result.unexpected;
         conn->fd.reset();
-        co_return;
+        co_return false;
       }
     }
   }
-  conn->ready = true;
+  ++ctx->result.connections;
+  conn->line_length = 0;
+  conn->line_matches = true;
+  conn->sent_here = 0;
+  co_return true;
+}
+
+runtime::task<void> open_connection(connection* conn, worker_context* ctx) {
+  conn->ready = co_await connect_and_greet(conn, ctx);
 }
 
 // Takes every complete reply line in `data`; each answers the oldest request in flight.
@@ -154,21 +166,33 @@ std::size_t take_replies(connection& conn, std::string_view data, bench_clock::t
   return answered;
 }
 
+// How many of `wanted` more requests the current connection may still carry.
+std::size_t allowed_here(const connection& conn, std::size_t wanted, const worker_context& ctx) {
+  const auto per_connection = ctx.options->lines_per_connection;
+  if (per_connection == 0) {
+    return wanted;
+  }
+  return static_cast<std::size_t>(std::min<std::uint64_t>(wanted, per_connection - conn.sent_here));
+}
+
 // The closed loop of one connection: send what the budget allows, receive, send as many new
-// requests as were answered, until nothing is owed and nothing more may be sent.
+// requests as were answered, until nothing is owed and nothing more may be sent. With
+// --lines-per-connection, a connection that has had its replies is closed and made again.
 runtime::task<void> drive(connection* conn, worker_context* ctx) {
-  const int fd = conn->fd.get();
   const std::size_t pipeline = conn->sent_at.size();
+  const auto per_connection = ctx->options->lines_per_connection;
   const runtime::io_options io{.timeout = {}, .cancel = &conn->cancel};
-  std::size_t to_send = ctx->control->reserve(pipeline);
+  std::size_t to_send = ctx->control->reserve(allowed_here(*conn, pipeline, *ctx));
   bool failed = false;
   while (to_send > 0 || conn->outstanding > 0) {
+    const int fd = conn->fd.get();
     if (to_send > 0) {
       const auto now = bench_clock::now();
       for (std::size_t i = 0; i < to_send; ++i) {
         conn->sent_at[(conn->head + conn->outstanding + i) % pipeline] = now;
       }
       conn->outstanding += to_send;
+      conn->sent_here += to_send;
       const auto bytes = to_send * ctx->line_bytes;
       to_send = 0;
       if (auto sent = co_await runtime::send_all(fd, {ctx->requests.data(), bytes}, io); !sent) {
@@ -184,14 +208,30 @@ runtime::task<void> drive(connection* conn, worker_context* ctx) {
     }
     const auto now = bench_clock::now();
     const auto answered = take_replies(*conn, {conn->buffer.data(), *got}, now, *ctx);
-    if (!ctx->stopping && now < ctx->deadline) {
-      to_send = ctx->control->reserve(answered);
+    if (ctx->stopping || now >= ctx->deadline) {
+      continue;
+    }
+    if (per_connection != 0 && conn->sent_here == per_connection && conn->outstanding == 0) {
+      // Reconnects only for requests the budget grants, so every connection carries some.
+      to_send = ctx->control->reserve(
+          static_cast<std::size_t>(std::min<std::uint64_t>(pipeline, per_connection)));
+      if (to_send == 0) {
+        continue;
+      }
+      (void)co_await runtime::close(std::move(conn->fd));
+      if (!co_await connect_and_greet(conn, ctx)) {
+        break;  // counted by connect_and_greet
+      }
+    } else {
+      to_send = ctx->control->reserve(allowed_here(*conn, answered, *ctx));
     }
   }
   if (failed) {
     ++ctx->result.errors;
   }
-  (void)co_await runtime::close(std::move(conn->fd));
+  if (conn->fd) {
+    (void)co_await runtime::close(std::move(conn->fd));
+  }
   if (--ctx->active == 0) {
     ctx->stop_ticker.request();
   }

@@ -30,6 +30,8 @@ struct bench_worker_plan {
 /// Each reply line completes the oldest request of its connection and its latency is
 /// recorded from the send. Requests are sent in batches: all of a connection's pipeline in
 /// one send at the start, then after each receive as many as replies arrived, in one send.
+/// With options.lines_per_connection, a connection that has had that many replies is closed
+/// and made again (connect, greeting), and each one made is counted in the result.
 /// A connection that cannot be made, is lost, or has replies owed but gets none within
 /// options.stall_timeout counts as one error and stops.
 ///

@@ -9,6 +9,7 @@
 
 #include <fmt/format.h>
 
+#include "runtime/accept_stream.hpp"
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
@@ -83,9 +84,12 @@ runtime::result<void> server::listen() {
 
 runtime::task<void> server::run() {
   bool troubled = false;  // logged and counted once per run of failures
+  // Single-shot: multishot saved 3-4% of the CPU per connection in a storm, under the bar
+  // for its extra machinery (docs/benchmarks.md); RINGLINE_MULTISHOT_ACCEPT=1 turns it on.
+  runtime::accept_stream accepts(m_listener.get(), &m_accept_cancel,
+                                 runtime::accept_mode::single_shot);
   while (!m_stopping) {
-    auto conn =
-        co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
+    auto conn = co_await accepts.next();
     if (!conn) {
       if (runtime::is_cancelled(conn.error())) {
         break;
@@ -129,6 +133,7 @@ runtime::task<void> server::run() {
       runtime::log_line("accept: out of memory for a new session; closed it unanswered");
     }
   }
+  co_await accepts.stop();  // the kernel may still hold the request that writes into it
   m_listener.reset();
 }
 

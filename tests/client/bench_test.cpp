@@ -75,6 +75,32 @@ TEST(bench_test, splits_connections_across_threads) {
   expect_clean_run_of_2000_lines(run);
 }
 
+TEST(bench_test, reconnects_after_the_lines_per_connection) {
+  auto server = start_server_quietly({"--sink", "none", "--quiet"});
+  // One connection at a time: exactly one connection per 10 lines, each greeted again.
+  const auto run = run_bench(
+      server, {"--connections", "1", "--lines", "30", "--lines-per-connection", "10", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_EQ(json_number(run.out, "lines"), 30);
+  EXPECT_EQ(json_number(run.out, "connections"), 3);
+  EXPECT_EQ(json_number(run.out, "errors"), 0);
+  EXPECT_EQ(json_number(run.out, "unexpected"), 0);
+}
+
+TEST(bench_test, a_timed_storm_counts_one_connection_per_line) {
+  auto server = start_server_quietly({"--sink", "none", "--quiet"});
+  const auto run = run_bench(server, {"--connections", "4", "--pipeline", "2", "--duration",
+                                      "300ms", "--lines-per-connection", "1", "--json"});
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto connections = json_number(run.out, "connections");
+  EXPECT_GT(connections, 4) << run.out;
+  // A pipeline deeper than the connection's share sends only that share.
+  EXPECT_EQ(json_number(run.out, "lines"), connections) << run.out;
+  EXPECT_GT(json_number(run.out, "connections_per_second"), 0) << run.out;
+  EXPECT_EQ(json_number(run.out, "errors"), 0);
+  EXPECT_EQ(json_number(run.out, "unexpected"), 0);
+}
+
 TEST(bench_test, prints_a_table_without_json) {
   auto server = start_server_quietly({"--sink", "none", "--quiet"});
   const auto run = run_bench(server, {"--connections", "2", "--lines", "100", "--crlf"});
