@@ -116,13 +116,17 @@ runtime::task<void> server::run() {
       troubled = false;
     }
     ++m_stats.accepted;
-    if (m_stats.active >= m_config.max_connections) {
+    // One limit for all threads: the slot is taken before the check, so two threads racing
+    // for the last one cannot both get it.
+    if (m_total->fetch_add(1, std::memory_order_relaxed) >= m_config.max_connections) {
+      m_total->fetch_sub(1, std::memory_order_relaxed);
       refuse(std::move(conn->fd), conn->peer);
       continue;
     }
     try {
-      adopt(std::move(conn->fd), conn->peer);
+      spawn_session(std::move(conn->fd), conn->peer);
     } catch (const std::bad_alloc&) {
+      m_total->fetch_sub(1, std::memory_order_relaxed);
       // No memory for the session's frame: this client is closed unanswered (its descriptor
       // died with the moved-from argument), and accepting goes on.
       ++m_stats.internal_errors;
@@ -148,6 +152,17 @@ runtime::buffer_ring* server::receive_buffers() {
 }
 
 void server::adopt(runtime::unique_fd fd, runtime::address peer) {
+  // Not limited, but counted: later accepts see it against the limit.
+  m_total->fetch_add(1, std::memory_order_relaxed);
+  try {
+    spawn_session(std::move(fd), peer);
+  } catch (...) {
+    m_total->fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
+}
+
+void server::spawn_session(runtime::unique_fd fd, runtime::address peer) {
   // Counted once spawned: the session runs (and, ending, uncounts itself) only from the next
   // turn, and a spawn that fails for want of memory leaves nothing to uncount.
   runtime::event_loop::current().spawn(serve(std::move(fd), peer));
@@ -212,6 +227,7 @@ void server::cancel_when_idle(runtime::cancellation* cancel) noexcept {
 }
 
 void server::session_ended() noexcept {
+  m_total->fetch_sub(1, std::memory_order_relaxed);
   if (--m_stats.active == 0) {
     m_sessions_done.set();
     if (m_idle_cancel != nullptr) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +53,11 @@ class server {
   /// a session on the current loop; the connection limit does not apply. Takes `fd`.
   void adopt(runtime::unique_fd fd, runtime::address peer);
 
+  /// Makes --max-connections one limit for every server given the same `total` (one per
+  /// loop thread): each counts its sessions there too. Call before run(); `total` must
+  /// outlive the server. Without it the server counts alone.
+  void share_session_count(std::atomic<std::size_t>& total) noexcept { m_total = &total; }
+
   /// Stops accepting and asks every session to finish: no more reads; acks for what was read.
   void stop() noexcept;
 
@@ -73,6 +79,8 @@ class server {
   friend class session;
   runtime::task<void> serve(runtime::unique_fd fd, runtime::address peer);
   void refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept;
+  // Spawns the session of a connection already counted in *m_total.
+  void spawn_session(runtime::unique_fd fd, runtime::address peer);
 
   config m_config;
   sink& m_sink;
@@ -96,6 +104,9 @@ class server {
   runtime::event m_sessions_done;
   bool m_stopping = false;
   stats m_stats;
+  // Sessions of every server sharing the limit; written by all their threads.
+  std::atomic<std::size_t> m_own_total{0};
+  std::atomic<std::size_t>* m_total = &m_own_total;
 };
 
 }  // namespace ringline::service

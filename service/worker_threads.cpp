@@ -1,0 +1,209 @@
+#include "service/worker_threads.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+
+#include <cerrno>
+#include <exception>
+#include <mutex>
+#include <stdexcept>
+#include <system_error>
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "runtime/event_loop.hpp"
+#include "runtime/log.hpp"
+#include "runtime/unique_fd.hpp"
+#include "service/server.hpp"
+
+namespace ringline::service {
+
+struct worker_threads::worker {
+  std::size_t index = 0;
+  runtime::inbox inbox;
+  runtime::unique_fd listener;
+  std::thread thread;
+  // The worker loop's own: set by work the main thread posts.
+  runtime::event stop_requested;
+  runtime::event finish_requested;
+  // Written by the worker under the mutex; read by the worker freely, by others locked.
+  mutable std::mutex mutex;
+  server* running = nullptr;
+  stats final_counters;
+  // The main thread's own.
+  bool reported = false;
+};
+
+// Publishes a worker's server for counters() while it lives, and leaves its final counters
+// behind when it dies, however its frame ends.
+class worker_threads::publication {
+ public:
+  publication(worker& self, server& running) noexcept : m_self(self) {
+    const std::lock_guard lock(m_self.mutex);
+    m_self.running = &running;
+  }
+  publication(const publication&) = delete;
+  publication& operator=(const publication&) = delete;
+  ~publication() {
+    const std::lock_guard lock(m_self.mutex);
+    m_self.final_counters = m_self.running->counters();
+    m_self.running = nullptr;
+  }
+
+ private:
+  worker& m_self;
+};
+
+worker_threads::worker_threads(const config& settings, sink& lines, runtime::inbox& main_inbox,
+                               std::atomic<std::size_t>& sessions) noexcept
+    : m_settings(settings), m_lines(lines), m_main_inbox(main_inbox), m_sessions(sessions) {}
+
+worker_threads::~worker_threads() {
+  for (auto& each : m_workers) {
+    if (each->thread.joinable()) {
+      // Only when the shutdown did not run (the main loop failed): sessions of this worker
+      // may wait for a sink nobody writes any more, so the loop is made to fail, which
+      // cancels and frees everything it runs, instead of waiting for them.
+      each->inbox.post([] { throw std::runtime_error("abandoned by the main thread"); });
+      each->thread.join();
+    }
+  }
+}
+
+void worker_threads::start(std::size_t count, int listener, runtime::cancellation& on_failure) {
+  m_on_failure = &on_failure;
+  m_workers.reserve(count);
+  for (std::size_t i = 0; i < count; ++i) {
+    auto each = std::make_unique<worker>();
+    each->index = i + 1;
+    // A duplicate, not a second socket: one listening socket whatever the thread count, so
+    // "address in use" stays honest and an inherited socket works the same.
+    each->listener = runtime::unique_fd(::fcntl(listener, F_DUPFD_CLOEXEC, 0));
+    if (!each->listener) {
+      throw std::system_error(errno, std::system_category(), "duplicating the listener");
+    }
+    m_workers.push_back(std::move(each));
+  }
+  // Born with every signal blocked (a thread inherits its creator's mask): a process-directed
+  // SIGTERM must reach the main thread's signalfd, never a worker.
+  sigset_t all;
+  sigset_t previous;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &previous);
+  std::size_t started = 0;
+  try {
+    for (; started < m_workers.size(); ++started) {
+      auto* self = m_workers[started].get();
+      self->thread = std::thread([this, self] { thread_main(*self); });
+    }
+  } catch (...) {
+    // The shutdown waits for a report from every worker: only started ones can send one.
+    m_workers.resize(started);
+    ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+    throw;
+  }
+  ::pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+}
+
+void worker_threads::thread_main(worker& self) noexcept {
+  std::string failure;
+  try {
+    runtime::event_loop loop;
+    loop.run(serve(self));
+  } catch (const std::exception& error) {
+    failure = error.what();
+  } catch (...) {
+    failure = "unknown exception";
+  }
+  if (!failure.empty()) {
+    try {
+      m_main_inbox.post([this, &self, failure] { reported(self, failure); });
+    } catch (...) {
+      runtime::log_line(fmt::format("thread {} failed: {}", self.index, failure));
+    }
+  }
+}
+
+runtime::task<void> worker_threads::serve(worker& self) {
+  auto& loop = runtime::event_loop::current();
+  server running(m_settings, m_lines);
+  running.share_session_count(m_sessions);
+  if (auto taken = running.take_listener(std::move(self.listener)); !taken) {
+    throw std::system_error(taken.error(), "listener");
+  }
+  const publication published(self, running);
+  loop.spawn(self.inbox.run());
+  loop.spawn(running.run());
+  co_await self.stop_requested;
+  running.stop();
+  co_await running.wait_for_sessions();
+  m_main_inbox.post([this, &self] { reported(self, {}); });
+  co_await self.finish_requested;
+  self.inbox.close();
+  co_await loop.wait_for_spawned();
+}
+
+void worker_threads::reported(worker& self, std::string failure) {
+  if (!failure.empty()) {
+    runtime::log_line(fmt::format("ringline-server: thread {} failed: {}", self.index, failure));
+    if (m_failure.empty()) {
+      m_failure = fmt::format("thread {}: {}", self.index, failure);
+    }
+    if (m_on_failure != nullptr) {
+      m_on_failure->request();
+    }
+  }
+  if (!self.reported) {
+    self.reported = true;
+    if (++m_reported == m_workers.size()) {
+      m_all_reported.set();
+    }
+  }
+}
+
+void worker_threads::stop() {
+  for (auto& each : m_workers) {
+    each->inbox.post([self = each.get()] { self->stop_requested.set(); });
+  }
+}
+
+void worker_threads::force_close() {
+  for (auto& each : m_workers) {
+    each->inbox.post([self = each.get()] {
+      if (self->running != nullptr) {
+        self->running->force_close();
+      }
+    });
+  }
+}
+
+runtime::task<void> worker_threads::wait_for_sessions() {
+  while (m_reported < m_workers.size()) {
+    m_all_reported.reset();
+    co_await m_all_reported;
+  }
+}
+
+void worker_threads::finish_and_join() {
+  for (auto& each : m_workers) {
+    each->inbox.post([self = each.get()] { self->finish_requested.set(); });
+  }
+  for (auto& each : m_workers) {
+    if (each->thread.joinable()) {
+      each->thread.join();
+    }
+  }
+}
+
+stats worker_threads::counters() const {
+  stats sum;
+  for (const auto& each : m_workers) {
+    const std::lock_guard lock(each->mutex);
+    sum += each->running != nullptr ? each->running->counters() : each->final_counters;
+  }
+  return sum;
+}
+
+}  // namespace ringline::service
