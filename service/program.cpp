@@ -3,13 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <atomic>
 #include <exception>
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "runtime/duration.hpp"
 #include "runtime/event.hpp"
@@ -202,6 +203,11 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   mailbox.close();
   // Every spawned task refers to this frame's locals; none may outlive it.
   co_await loop.wait_for_spawned();
+  if (workers.size() > 0) {
+    // How the kernel spread the connections over the threads' accepts (thread 0 first).
+    runtime::log_line(fmt::format("accepted per thread: {} {}", running.counters().accepted.load(),
+                                  fmt::join(workers.accepted_per_thread(), " ")));
+  }
   runtime::log_line(all_counters(running, workers).summary());
   if (!failure && !workers.failure().empty()) {
     failure = std::make_exception_ptr(std::runtime_error(workers.failure()));

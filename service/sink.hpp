@@ -171,8 +171,8 @@ class sink {
   std::uint64_t m_appended = 0;
   std::uint64_t m_written = 0;
   std::deque<waiter> m_waiters;
-  std::coroutine_handle<> m_idle_writer;   // set while run() waits for work
-  std::coroutine_handle<> m_idle_expiry;   // set while expire_waiters() waits for a waiter
+  std::coroutine_handle<> m_idle_writer;  // set while run() waits for work
+  std::coroutine_handle<> m_idle_expiry;  // set while expire_waiters() waits for a waiter
   bool m_stopping = false;
   std::error_code m_failed;
 };

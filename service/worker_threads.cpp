@@ -206,4 +206,15 @@ stats worker_threads::counters() const {
   return sum;
 }
 
+std::vector<std::uint64_t> worker_threads::accepted_per_thread() const {
+  std::vector<std::uint64_t> accepted;
+  accepted.reserve(m_workers.size());
+  for (const auto& each : m_workers) {
+    const std::lock_guard lock(each->mutex);
+    accepted.push_back(each->running != nullptr ? each->running->counters().accepted.load()
+                                                : each->final_counters.accepted.load());
+  }
+  return accepted;
+}
+
 }  // namespace ringline::service

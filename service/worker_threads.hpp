@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,9 @@ class worker_threads {
 
   /// Returns the sum of the workers' counters (live, or as they ended). Any thread.
   [[nodiscard]] stats counters() const;
+
+  /// Returns each worker's accepted connections, in thread order (thread 1 first). Any thread.
+  [[nodiscard]] std::vector<std::uint64_t> accepted_per_thread() const;
 
   /// Returns what the first failed worker threw, or an empty string.
   [[nodiscard]] const std::string& failure() const noexcept { return m_failure; }
