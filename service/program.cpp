@@ -145,15 +145,15 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   // reach it through `mailbox`; appends on them wake the writer through it.
   runtime::inbox mailbox;
   lines.set_writer_inbox(&mailbox);
-  std::atomic<std::size_t> sessions{0};
+  server_shared shared;
   server running(settings, lines);
-  running.share_session_count(sessions);
+  running.share(shared);
   const int listener_fd = listener->get();
   if (auto taken = running.take_listener(std::move(*listener)); !taken) {
     runtime::log_line(fmt::format("ringline-server: {}", taken.error().message()));
     co_return 1;
   }
-  worker_threads workers(settings, lines, mailbox, sessions);
+  worker_threads workers(settings, lines, mailbox, shared);
   runtime::cancellation worker_failed;
 
   // From here on every path goes through the drain below: sessions refer to `running`,

@@ -82,7 +82,10 @@ runtime::result<void> server::listen() {
 }
 
 runtime::task<void> server::run() {
-  bool troubled = false;  // logged and counted once per run of failures
+  // Logged and counted once per run of failures, across threads: the first server to fail
+  // says so, the first to succeed again says that; a server that failed meanwhile stays
+  // quiet until it has succeeded once itself.
+  bool troubled = false;
   while (!m_stopping) {
     auto conn =
         co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
@@ -97,13 +100,15 @@ runtime::task<void> server::run() {
       // Every other failure pauses accepting: descriptor exhaustion lasts until sessions end, and
       // other errors (ENOMEM, ENOBUFS) would otherwise spin this loop.
       if (!troubled) {
-        ++m_stats.accept_errors;
-        const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
-                                conn.error() == std::errc::too_many_files_open_in_system;
-        runtime::log_line(fmt::format("accept: {}; pausing accepts until {}",
-                                      conn.error().message(),
-                                      out_of_fds ? "descriptors free up" : "it succeeds again"));
         troubled = true;
+        if (!m_shared->accepts_paused.exchange(true)) {
+          ++m_stats.accept_errors;
+          const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
+                                  conn.error() == std::errc::too_many_files_open_in_system;
+          runtime::log_line(fmt::format("accept: {}; pausing accepts until {}",
+                                        conn.error().message(),
+                                        out_of_fds ? "descriptors free up" : "it succeeds again"));
+        }
       }
       (void)co_await runtime::sleep_for(k_accept_backoff, &m_accept_cancel);
       continue;
@@ -112,21 +117,23 @@ runtime::task<void> server::run() {
       break;  // accepted in the same turn as stop(): closed unanswered, never greeted
     }
     if (troubled) {
-      runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
       troubled = false;
+      if (m_shared->accepts_paused.exchange(false)) {
+        runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
+      }
     }
     ++m_stats.accepted;
     // One limit for all threads: the slot is taken before the check, so two threads racing
     // for the last one cannot both get it.
-    if (m_total->fetch_add(1, std::memory_order_relaxed) >= m_config.max_connections) {
-      m_total->fetch_sub(1, std::memory_order_relaxed);
+    if (m_shared->sessions.fetch_add(1, std::memory_order_relaxed) >= m_config.max_connections) {
+      m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
       refuse(std::move(conn->fd), conn->peer);
       continue;
     }
     try {
       spawn_session(std::move(conn->fd), conn->peer);
     } catch (const std::bad_alloc&) {
-      m_total->fetch_sub(1, std::memory_order_relaxed);
+      m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
       // No memory for the session's frame: this client is closed unanswered (its descriptor
       // died with the moved-from argument), and accepting goes on.
       ++m_stats.internal_errors;
@@ -153,11 +160,11 @@ runtime::buffer_ring* server::receive_buffers() {
 
 void server::adopt(runtime::unique_fd fd, runtime::address peer) {
   // Not limited, but counted: later accepts see it against the limit.
-  m_total->fetch_add(1, std::memory_order_relaxed);
+  m_shared->sessions.fetch_add(1, std::memory_order_relaxed);
   try {
     spawn_session(std::move(fd), peer);
   } catch (...) {
-    m_total->fetch_sub(1, std::memory_order_relaxed);
+    m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
     throw;
   }
 }
@@ -183,20 +190,24 @@ void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcep
       break;
     }
   }
-  // A full server may be refusing thousands of clients a second: one line a second at most.
-  ++m_refusals_unlogged;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - m_refusal_logged >= std::chrono::seconds(1)) {
-    try {
-      runtime::log_line(
-          fmt::format("refused {}: --max-connections {} reached ({} refused since "
-                      "the last such line)",
-                      peer.to_string(), m_config.max_connections, m_refusals_unlogged));
-    } catch (const std::bad_alloc&) {
-      return;
-    }
-    m_refusal_logged = now;
-    m_refusals_unlogged = 0;
+  // A full server may be refusing thousands of clients a second: one line a second at most,
+  // whichever thread refuses. The thread that wins the exchange of the time logs.
+  m_shared->refusals_unlogged.fetch_add(1, std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto last = m_shared->refusal_logged.load(std::memory_order_relaxed);
+  const auto second = std::chrono::steady_clock::duration(std::chrono::seconds(1)).count();
+  if ((last != 0 && now - last < second) ||
+      !m_shared->refusal_logged.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    return;
+  }
+  const auto refused = m_shared->refusals_unlogged.exchange(0, std::memory_order_relaxed);
+  try {
+    runtime::log_line(
+        fmt::format("refused {}: --max-connections {} reached ({} refused since "
+                    "the last such line)",
+                    peer.to_string(), m_config.max_connections, refused));
+  } catch (const std::bad_alloc&) {
+    return;
   }
 }
 
@@ -227,7 +238,7 @@ void server::cancel_when_idle(runtime::cancellation* cancel) noexcept {
 }
 
 void server::session_ended() noexcept {
-  m_total->fetch_sub(1, std::memory_order_relaxed);
+  m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
   if (--m_stats.active == 0) {
     m_sessions_done.set();
     if (m_idle_cancel != nullptr) {

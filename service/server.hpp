@@ -28,6 +28,19 @@ namespace ringline::service {
 /// every session, i.e. until wait_for_sessions() completes or the loop is destroyed.
 class session;
 
+/// What the servers of all loop threads share: one connection limit, one refusal log rate,
+/// one "accepts paused" state. Each field is touched by every thread, so all are atomics.
+struct server_shared {
+  /// Sessions open on all servers (adopted ones included).
+  std::atomic<std::size_t> sessions{0};
+  /// When the last refusal line was logged (steady clock, nanoseconds since its epoch).
+  std::atomic<std::int64_t> refusal_logged{0};
+  /// Refusals since that line.
+  std::atomic<std::uint64_t> refusals_unlogged{0};
+  /// True from the first failed accept of a run (on any thread) to the next success.
+  std::atomic<bool> accepts_paused{false};
+};
+
 class server {
  public:
   server(config settings, sink& lines);
@@ -53,10 +66,10 @@ class server {
   /// a session on the current loop; the connection limit does not apply. Takes `fd`.
   void adopt(runtime::unique_fd fd, runtime::address peer);
 
-  /// Makes --max-connections one limit for every server given the same `total` (one per
-  /// loop thread): each counts its sessions there too. Call before run(); `total` must
-  /// outlive the server. Without it the server counts alone.
-  void share_session_count(std::atomic<std::size_t>& total) noexcept { m_total = &total; }
+  /// Makes --max-connections one limit, refusals logged once a second and a pause of accepts
+  /// logged once, for every server given the same `shared` (one server per loop thread).
+  /// Call before run(); `shared` must outlive the server. Without it the server is alone.
+  void share(server_shared& shared) noexcept { m_shared = &shared; }
 
   /// Stops accepting and asks every session to finish: no more reads; acks for what was read.
   void stop() noexcept;
@@ -79,7 +92,7 @@ class server {
   friend class session;
   runtime::task<void> serve(runtime::unique_fd fd, runtime::address peer);
   void refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept;
-  // Spawns the session of a connection already counted in *m_total.
+  // Spawns the session of a connection already counted in m_shared->sessions.
   void spawn_session(runtime::unique_fd fd, runtime::address peer);
 
   config m_config;
@@ -89,9 +102,6 @@ class server {
   runtime::unique_fd m_listener;
   runtime::address m_local;
   runtime::cancellation m_accept_cancel;
-  // Refusals are logged at most once a second, with the count since the last such line.
-  std::chrono::steady_clock::time_point m_refusal_logged{};
-  std::uint64_t m_refusals_unlogged = 0;
   void session_ended() noexcept;
   /// Returns the loop's receive buffer ring, set up on first use; null where the kernel has
   /// none (sessions then receive into buffers of their own).
@@ -104,9 +114,8 @@ class server {
   runtime::event m_sessions_done;
   bool m_stopping = false;
   stats m_stats;
-  // Sessions of every server sharing the limit; written by all their threads.
-  std::atomic<std::size_t> m_own_total{0};
-  std::atomic<std::size_t>* m_total = &m_own_total;
+  server_shared m_own_shared;
+  server_shared* m_shared = &m_own_shared;
 };
 
 }  // namespace ringline::service

@@ -57,8 +57,8 @@ class worker_threads::publication {
 };
 
 worker_threads::worker_threads(const config& settings, sink& lines, runtime::inbox& main_inbox,
-                               std::atomic<std::size_t>& sessions) noexcept
-    : m_settings(settings), m_lines(lines), m_main_inbox(main_inbox), m_sessions(sessions) {}
+                               server_shared& shared) noexcept
+    : m_settings(settings), m_lines(lines), m_main_inbox(main_inbox), m_shared(shared) {}
 
 worker_threads::~worker_threads() {
   for (auto& each : m_workers) {
@@ -129,7 +129,7 @@ void worker_threads::thread_main(worker& self) noexcept {
 runtime::task<void> worker_threads::serve(worker& self) {
   auto& loop = runtime::event_loop::current();
   server running(m_settings, m_lines);
-  running.share_session_count(m_sessions);
+  running.share(m_shared);
   if (auto taken = running.take_listener(std::move(self.listener)); !taken) {
     throw std::system_error(taken.error(), "listener");
   }

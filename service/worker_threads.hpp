@@ -1,6 +1,5 @@
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,11 +16,13 @@
 
 namespace ringline::service {
 
+struct server_shared;
+
 /// The loop threads beyond the main one (--threads N starts N-1 of them).
 ///
 /// Each worker runs its own event_loop and its own server, accepting on a duplicate of the
 /// main thread's listening socket (one listener, an accept in flight per loop), counting its
-/// sessions in the shared `sessions` total (one --max-connections for all) and handing its
+/// sessions in `shared` (one --max-connections for all) and handing its
 /// lines to the one sink. The main thread steers them through their inboxes: stop(),
 /// force_close(), finish_and_join(); they report back through `main_inbox`.
 ///
@@ -32,7 +33,7 @@ namespace ringline::service {
 class worker_threads {
  public:
   worker_threads(const config& settings, sink& lines, runtime::inbox& main_inbox,
-                 std::atomic<std::size_t>& sessions) noexcept;
+                 server_shared& shared) noexcept;
   worker_threads(const worker_threads&) = delete;
   worker_threads& operator=(const worker_threads&) = delete;
   ~worker_threads();
@@ -76,7 +77,7 @@ class worker_threads {
   const config& m_settings;
   sink& m_lines;
   runtime::inbox& m_main_inbox;
-  std::atomic<std::size_t>& m_sessions;
+  server_shared& m_shared;
   runtime::cancellation* m_on_failure = nullptr;
   std::vector<std::unique_ptr<worker>> m_workers;
   // The main thread's own: which workers reported, and the wake-up of wait_for_sessions().
