@@ -240,7 +240,9 @@ int run_program(int argc, const char* const* argv) {
   // and counted rather than let the server wait for its stderr.
   runtime::start_background_log(
       runtime::log_options{.timestamps = true, .queue_bytes = std::size_t{256} * 1024});
-  const auto budget = raise_descriptor_limit(parsed.settings->max_connections);
+  // Each loop thread beyond the first holds a ring, an inbox eventfd and a listener duplicate.
+  const auto budget = raise_descriptor_limit(parsed.settings->max_connections,
+                                             3 * (parsed.settings->threads - 1));
   if (!budget.warning.empty()) {
     runtime::log(runtime::log_level::warn, budget.warning);
     parsed.settings->max_connections = budget.connections;
