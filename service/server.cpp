@@ -113,8 +113,8 @@ runtime::task<void> server::run() {
       (void)co_await runtime::sleep_for(k_accept_backoff, &m_accept_cancel);
       continue;
     }
-    if (m_stopping) {
-      break;  // accepted in the same turn as stop(): closed unanswered, never greeted
+    if (m_stopping || m_shared->stopping.load()) {
+      break;  // accepted in the same turn as a stop(): closed unanswered, never greeted
     }
     if (troubled) {
       troubled = false;
@@ -216,6 +216,7 @@ void server::stop() noexcept {
     return;
   }
   m_stopping = true;
+  m_shared->stopping.store(true);
   m_accept_cancel.request();
   for (auto* each = m_sessions; each != nullptr; each = each->next()) {
     each->stop_reading();

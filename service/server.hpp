@@ -37,6 +37,9 @@ struct server_shared {
   std::atomic<std::int64_t> refusal_logged{0};
   /// Refusals since that line.
   std::atomic<std::uint64_t> refusals_unlogged{0};
+  /// Set by the first server to stop: from then on no server greets a new connection, even
+  /// before its own stop() arrives through its inbox.
+  std::atomic<bool> stopping{false};
   /// True from the first failed accept of a run (on any thread) to the next success.
   std::atomic<bool> accepts_paused{false};
 };
