@@ -97,8 +97,14 @@ std::size_t inbox::wakeups() const {
 }
 
 task<void> inbox::run() {
-  auto& loop = event_loop::current();
+  // Set here, on the owning thread, not when the task starts: a coroutine of this loop that
+  // runs before the spawned task's first turn must already find its inbox.
   t_current = this;
+  return serve();
+}
+
+task<void> inbox::serve() {
+  auto& loop = event_loop::current();
   std::vector<std::coroutine_handle<>> handles;
   std::vector<std::function<void()>> work;
   std::uint64_t count = 0;

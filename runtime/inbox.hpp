@@ -33,7 +33,7 @@ class inbox {
   inbox& operator=(const inbox&) = delete;
   ~inbox();
 
-  /// Returns the inbox whose run() is in progress on the calling thread, or null.
+  /// Returns the inbox whose run() was called on the calling thread and has not ended, or null.
   [[nodiscard]] static inbox* current() noexcept;
 
   /// Queues `handle` to be resumed on the owning loop (through its post queue). Any thread.
@@ -44,7 +44,8 @@ class inbox {
   /// throw; an exception from it ends run() and reaches the loop as a spawned task's failure.
   void post(std::function<void()> work);
 
-  /// Runs posted work until close(). Spawn it once on the owning loop.
+  /// Runs posted work until close(). Call it on the owning loop's thread (which makes this
+  /// the thread's current() inbox at once) and spawn it there, once.
   task<void> run();
 
   /// Makes run() return after the work already posted. Any thread; idempotent.
@@ -55,6 +56,7 @@ class inbox {
 
  private:
   void wake_locked_out(bool needed);
+  task<void> serve();
 
   unique_fd m_event;
   mutable std::mutex m_mutex;
