@@ -47,8 +47,8 @@ descriptor_budget raise_descriptor_limit(std::size_t wanted, std::size_t extra) 
   if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed) {
     return {wanted, {}};
   }
-  const auto allowed = static_cast<std::size_t>(
-      limit.rlim_cur > reserved ? limit.rlim_cur - reserved : 1);
+  const auto allowed =
+      static_cast<std::size_t>(limit.rlim_cur > reserved ? limit.rlim_cur - reserved : 1);
   std::string warning;
   try {
     warning = fmt::format(

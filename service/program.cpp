@@ -47,25 +47,33 @@ std::string describe_settings(const config& settings, const runtime::address& wh
       duration_text(settings.sink_timeout), duration_text(settings.shutdown_grace));
 }
 
-// The counters of every thread's server, summed; what SIGUSR1 and the exit print.
+// The counters of every thread's server, summed; what the exit prints (threads joined).
 stats all_counters(const server& running, const worker_threads& workers) {
   stats sum = running.counters();
   sum += workers.counters();
   return sum;
 }
 
+// The same while the threads run, for SIGUSR1: each read on its own thread, so that what a
+// client has seen (its acks) is counted.
+runtime::task<stats> collect_all_counters(const server& running, worker_threads& workers) {
+  stats sum = co_await workers.collect_counters();
+  sum += running.counters();
+  co_return sum;
+}
+
 // While the server drains: a second SIGINT/SIGTERM ends the process at once; SIGUSR1 still
 // prints the counters and SIGHUP is still harmless.
 runtime::task<void> watch_while_draining(runtime::signal_set& signals,
                                          runtime::cancellation& cancel, const server& running,
-                                         const worker_threads& workers) {
+                                         worker_threads& workers) {
   for (;;) {
     auto signal_number = co_await signals.wait(&cancel);
     if (!signal_number) {
       co_return;
     }
     if (*signal_number == SIGUSR1) {
-      runtime::log_line(all_counters(running, workers).summary());
+      runtime::log_line((co_await collect_all_counters(running, workers)).summary());
     } else if (*signal_number == SIGHUP) {
       runtime::log_line("signal 1 (SIGHUP): ignored while shutting down");
     } else {
@@ -94,8 +102,7 @@ runtime::task<void> wait_for_all_sessions(server& running, worker_threads& worke
 // Serves until SIGINT/SIGTERM; returns normally for either, throws what went wrong otherwise
 // (a worker thread that failed cancels the wait through `failed`).
 runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const server& running,
-                                          const worker_threads& workers,
-                                          runtime::cancellation& failed) {
+                                          worker_threads& workers, runtime::cancellation& failed) {
   for (;;) {
     auto signal_number = co_await signals.wait(&failed);
     if (!signal_number) {
@@ -105,7 +112,7 @@ runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const se
       throw std::system_error(signal_number.error(), "waiting for signals");
     }
     if (*signal_number == SIGUSR1) {
-      runtime::log_line(all_counters(running, workers).summary());
+      runtime::log_line((co_await collect_all_counters(running, workers)).summary());
     } else if (*signal_number == SIGHUP) {
       // Until the sink can be reopened (log rotation), SIGHUP must at least not end the server.
       runtime::log_line("signal 1 (SIGHUP): nothing to reload; ignored");
@@ -241,8 +248,8 @@ int run_program(int argc, const char* const* argv) {
   runtime::start_background_log(
       runtime::log_options{.timestamps = true, .queue_bytes = std::size_t{256} * 1024});
   // Each loop thread beyond the first holds a ring, an inbox eventfd and a listener duplicate.
-  const auto budget = raise_descriptor_limit(parsed.settings->max_connections,
-                                             3 * (parsed.settings->threads - 1));
+  const auto budget =
+      raise_descriptor_limit(parsed.settings->max_connections, 3 * (parsed.settings->threads - 1));
   if (!budget.warning.empty()) {
     runtime::log(runtime::log_level::warn, budget.warning);
     parsed.settings->max_connections = budget.connections;

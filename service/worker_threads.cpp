@@ -32,8 +32,15 @@ struct worker_threads::worker {
   mutable std::mutex mutex;
   server* running = nullptr;
   stats final_counters;
+  stats final_counters_locked() const {
+    const std::lock_guard lock(mutex);
+    return running != nullptr ? running->counters() : final_counters;
+  }
   // The main thread's own.
   bool reported = false;
+  bool failed = false;
+  bool reply_pending = false;  // collect_counters() waits for this worker
+  stats collected;
 };
 
 // Publishes a worker's server for counters() while it lives, and leaves its final counters
@@ -147,6 +154,11 @@ runtime::task<void> worker_threads::serve(worker& self) {
 
 void worker_threads::reported(worker& self, std::string failure) {
   if (!failure.empty()) {
+    self.failed = true;
+    if (self.reply_pending) {
+      // It will never answer collect_counters(): its counters as it ended are all there is.
+      reply_in(self, self.final_counters_locked());
+    }
     runtime::log_line(fmt::format("ringline-server: thread {} failed: {}", self.index, failure));
     if (m_failure.empty()) {
       m_failure = fmt::format("thread {}: {}", self.index, failure);
@@ -194,6 +206,42 @@ void worker_threads::finish_and_join() {
     if (each->thread.joinable()) {
       each->thread.join();
     }
+  }
+}
+
+runtime::task<stats> worker_threads::collect_counters() {
+  for (auto& each : m_workers) {
+    if (each->failed) {
+      each->collected = each->final_counters_locked();
+      continue;
+    }
+    each->reply_pending = true;
+    ++m_replies_due;
+    each->inbox.post([this, self = each.get()] {
+      // On the worker's thread: every completion it reaped before this one is counted.
+      stats snapshot = self->running != nullptr ? self->running->counters() : self->final_counters;
+      m_main_inbox.post([this, self, snapshot] { reply_in(*self, snapshot); });
+    });
+  }
+  while (m_replies_due > 0) {
+    m_replies_in.reset();
+    co_await m_replies_in;
+  }
+  stats sum;
+  for (const auto& each : m_workers) {
+    sum += each->collected;
+  }
+  co_return sum;
+}
+
+void worker_threads::reply_in(worker& self, const stats& snapshot) {
+  if (!self.reply_pending) {
+    return;
+  }
+  self.reply_pending = false;
+  self.collected = snapshot;
+  if (--m_replies_due == 0) {
+    m_replies_in.set();
   }
 }
 

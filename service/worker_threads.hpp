@@ -58,8 +58,14 @@ class worker_threads {
   /// Lets the workers finish (their sessions must have ended) and joins them.
   void finish_and_join();
 
-  /// Returns the sum of the workers' counters (live, or as they ended). Any thread.
+  /// Returns the sum of the workers' counters (live, or as they ended). Any thread; a
+  /// worker's latest updates may not be visible yet (use collect_counters() for that).
   [[nodiscard]] stats counters() const;
+
+  /// Returns the sum of the workers' counters, each read on its own thread (a round trip
+  /// through its inbox): whatever a worker did before the call, such as acking lines a
+  /// client has seen, is counted, as it would be on a single thread. Main thread only.
+  runtime::task<stats> collect_counters();
 
   /// Returns each worker's accepted connections, in thread order (thread 1 first). Any thread.
   [[nodiscard]] std::vector<std::uint64_t> accepted_per_thread() const;
@@ -73,6 +79,7 @@ class worker_threads {
   void thread_main(worker& self) noexcept;
   runtime::task<void> serve(worker& self);
   void reported(worker& self, std::string failure);
+  void reply_in(worker& self, const stats& snapshot);
 
   const config& m_settings;
   sink& m_lines;
@@ -83,6 +90,8 @@ class worker_threads {
   // The main thread's own: which workers reported, and the wake-up of wait_for_sessions().
   std::size_t m_reported = 0;
   runtime::event m_all_reported;
+  std::size_t m_replies_due = 0;  // collect_counters() in progress
+  runtime::event m_replies_in;
   std::string m_failure;
 };
 
