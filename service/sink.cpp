@@ -158,6 +158,8 @@ class sink::work_awaiter {
 };
 
 void sink::wake_on_writer(std::coroutine_handle<> handle) noexcept {
+  assert((on_writer_thread() || m_writer_inbox != nullptr) &&
+         "append() from another thread needs set_writer_inbox()");
   if (on_writer_thread() || m_writer_inbox == nullptr) {
     runtime::event_loop::current().post(handle);
   } else {
