@@ -20,6 +20,14 @@
 
 namespace ringline::service {
 
+namespace {
+// Posted to a worker whose loop must end without waiting for its sessions: the exception
+// ends the inbox task, and with it the loop's run(), which cancels and frees everything.
+void abandon_loop() {
+  throw std::runtime_error("abandoned by the main thread");
+}
+}  // namespace
+
 struct worker_threads::worker {
   std::size_t index = 0;
   runtime::inbox inbox;
@@ -73,7 +81,7 @@ worker_threads::~worker_threads() {
       // Only when the shutdown did not run (the main loop failed): sessions of this worker
       // may wait for a sink nobody writes any more, so the loop is made to fail, which
       // cancels and frees everything it runs, instead of waiting for them.
-      each->inbox.post([] { throw std::runtime_error("abandoned by the main thread"); });
+      each->inbox.post(abandon_loop);
       each->thread.join();
     }
   }
