@@ -82,10 +82,7 @@ runtime::result<void> server::listen() {
 }
 
 runtime::task<void> server::run() {
-  // Logged and counted once per run of failures, across threads: the first server to fail
-  // says so, the first to succeed again says that; a server that failed meanwhile stays
-  // quiet until it has succeeded once itself.
-  bool troubled = false;
+  bool troubled = false;  // this server's last accept failed
   while (!m_stopping) {
     auto conn =
         co_await runtime::accept(m_listener.get(), {.timeout = {}, .cancel = &m_accept_cancel});
@@ -99,17 +96,8 @@ runtime::task<void> server::run() {
       }
       // Every other failure pauses accepting: descriptor exhaustion lasts until sessions end, and
       // other errors (ENOMEM, ENOBUFS) would otherwise spin this loop.
-      if (!troubled) {
-        troubled = true;
-        if (!m_shared->accepts_paused.exchange(true)) {
-          ++m_stats.accept_errors;
-          const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
-                                  conn.error() == std::errc::too_many_files_open_in_system;
-          runtime::log_line(fmt::format("accept: {}; pausing accepts until {}",
-                                        conn.error().message(),
-                                        out_of_fds ? "descriptors free up" : "it succeeds again"));
-        }
-      }
+      accept_failed(conn.error(), troubled);
+      troubled = true;
       (void)co_await runtime::sleep_for(k_accept_backoff, &m_accept_cancel);
       continue;
     }
@@ -118,9 +106,7 @@ runtime::task<void> server::run() {
     }
     if (troubled) {
       troubled = false;
-      if (m_shared->accepts_paused.exchange(false)) {
-        runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
-      }
+      accept_resumed();
     }
     ++m_stats.accepted;
     // One limit for all threads: the slot is taken before the check, so two threads racing
@@ -141,6 +127,40 @@ runtime::task<void> server::run() {
     }
   }
   m_listener.reset();
+}
+
+// A pause of accepts is logged and counted once per run of failures, whichever threads fail:
+// the first failure says so, the first success after it says that accepting resumed. The
+// threads race for freed descriptors, so a failure right after the resumption (within one
+// backoff) is a flap of the same run: it is logged only if the failing server's retry fails
+// too.
+void server::accept_failed(std::error_code error, bool retry) {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  const auto backoff = std::chrono::steady_clock::duration(k_accept_backoff).count();
+  auto state = m_shared->accepts_paused.load();
+  if (state == server_shared::accepting) {
+    const bool flap = now - m_shared->accepts_resumed.load() < backoff;
+    if (!m_shared->accepts_paused.compare_exchange_strong(
+            state, flap ? server_shared::paused_quietly : server_shared::paused) ||
+        flap) {
+      return;
+    }
+  } else if (!(retry && state == server_shared::paused_quietly &&
+               m_shared->accepts_paused.compare_exchange_strong(state, server_shared::paused))) {
+    return;  // already logged, or a first failure of this server within a run already told
+  }
+  ++m_stats.accept_errors;
+  const bool out_of_fds =
+      error == std::errc::too_many_files_open || error == std::errc::too_many_files_open_in_system;
+  runtime::log_line(fmt::format("accept: {}; pausing accepts until {}", error.message(),
+                                out_of_fds ? "descriptors free up" : "it succeeds again"));
+}
+
+void server::accept_resumed() {
+  if (m_shared->accepts_paused.exchange(server_shared::accepting) == server_shared::paused) {
+    m_shared->accepts_resumed.store(std::chrono::steady_clock::now().time_since_epoch().count());
+    runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
+  }
 }
 
 runtime::buffer_ring* server::receive_buffers() {

@@ -40,8 +40,13 @@ struct server_shared {
   /// Set by the first server to stop: from then on no server greets a new connection, even
   /// before its own stop() arrives through its inbox.
   std::atomic<bool> stopping{false};
-  /// True from the first failed accept of a run (on any thread) to the next success.
-  std::atomic<bool> accepts_paused{false};
+  /// Whether accepts are paused after a failure (on any thread), and whether that was logged.
+  static constexpr int accepting = 0;
+  static constexpr int paused = 1;          ///< logged and counted
+  static constexpr int paused_quietly = 2;  ///< a flap right after resuming: not yet logged
+  std::atomic<int> accepts_paused{accepting};
+  /// When accepting last resumed after a logged pause (steady clock, its native ticks).
+  std::atomic<std::int64_t> accepts_resumed{0};
 };
 
 class server {
@@ -95,6 +100,10 @@ class server {
   friend class session;
   runtime::task<void> serve(runtime::unique_fd fd, runtime::address peer);
   void refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept;
+  // Logs and counts a pause of accepts once per run (see server.cpp); `retry`: this server's
+  // previous accept failed too.
+  void accept_failed(std::error_code error, bool retry);
+  void accept_resumed();
   // Spawns the session of a connection already counted in m_shared->sessions.
   void spawn_session(runtime::unique_fd fd, runtime::address peer);
 
