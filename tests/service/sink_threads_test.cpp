@@ -91,7 +91,9 @@ TEST(sink_threads_test, appends_from_many_loop_threads_are_written_whole_and_in_
             const auto first = fmt::format("t{}-{}", thread, 2 * i);
             const auto second = fmt::format("t{}-{}", thread, 2 * i + 1);
             const std::string_view batch[] = {first, second};
-            if (!co_await out.append(batch)) {
+            const auto own_thread = std::this_thread::get_id();
+            // Resumed on its own loop's thread (through its inbox), never the writer's.
+            if (!co_await out.append(batch) || std::this_thread::get_id() != own_thread) {
               ++failed;
             }
           }
