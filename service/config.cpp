@@ -1,6 +1,9 @@
 #include "service/config.hpp"
 
+#include <sched.h>
 #include <sys/stat.h>
+
+#include <algorithm>
 
 #include <cstdio>
 
@@ -78,11 +81,22 @@ std::string check_durable_sink(const std::string& path) {
 
 }  // namespace
 
+std::size_t default_thread_count() noexcept {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (::sched_getaffinity(0, sizeof mask, &mask) != 0) {
+    return 1;
+  }
+  const auto count = static_cast<std::size_t>(CPU_COUNT(&mask));
+  return std::clamp<std::size_t>(count, 1, k_max_threads);
+}
+
 parse_outcome parse_command_line(int argc, const char* const* argv) {
   config settings;
   settings.greeting = protocol::default_greeting;
   settings.ack = protocol::default_ack;
   bool quiet = false;
+  settings.threads = default_thread_count();
 
   CLI::App app{
       "ringline-server: a line-oriented TCP service that acknowledges every line "
@@ -122,6 +136,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                "How long SIGINT/SIGTERM waits for sessions before closing them");
   app.add_option("--sink", settings.sink,
                  "Where received lines go: stdout, none, or a file path (appended to)")
+      ->capture_default_str();
+  app.add_option("--threads", settings.threads,
+                 "Event loop threads (thread-per-core); default: the CPUs this process may use")
+      ->check(CLI::Range(std::size_t{1}, k_max_threads))
       ->capture_default_str();
   app.add_flag("--durable", settings.durable,
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");

@@ -40,7 +40,17 @@ struct config {
   /// Bytes of one receive; the most a session holds besides its partial line.
   std::size_t recv_buffer_bytes = std::size_t{16} * 1024;
   bool log_connections = true;
+  /// Event loop threads, each with its own ring and server on the one listening socket; the
+  /// default is the number of CPUs the process may run on (default_thread_count()).
+  std::size_t threads = 1;
 };
+
+/// The most --threads accepts.
+inline constexpr std::size_t k_max_threads = 256;
+
+/// Returns the number of CPUs in the calling thread's affinity mask (sched_getaffinity),
+/// clamped to 1..k_max_threads; 1 if the mask cannot be read.
+std::size_t default_thread_count() noexcept;
 
 /// The outcome of reading the command line: a config to run with, or an exit code for main
 /// (0 after --help or --version, 2 after a usage error, with the message already printed).

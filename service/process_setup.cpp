@@ -30,12 +30,13 @@ void ensure_standard_descriptors() noexcept {
   }
 }
 
-descriptor_budget raise_descriptor_limit(std::size_t wanted) noexcept {
+descriptor_budget raise_descriptor_limit(std::size_t wanted, std::size_t extra) noexcept {
   rlimit limit{};
   if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
     return {wanted, {}};
   }
-  const rlim_t needed = static_cast<rlim_t>(wanted) + k_reserved_descriptors;
+  const rlim_t reserved = k_reserved_descriptors + static_cast<rlim_t>(extra);
+  const rlim_t needed = static_cast<rlim_t>(wanted) + reserved;
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
     rlimit raised = limit;
     raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
@@ -46,8 +47,8 @@ descriptor_budget raise_descriptor_limit(std::size_t wanted) noexcept {
   if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed) {
     return {wanted, {}};
   }
-  const auto allowed = static_cast<std::size_t>(
-      limit.rlim_cur > k_reserved_descriptors ? limit.rlim_cur - k_reserved_descriptors : 1);
+  const auto allowed =
+      static_cast<std::size_t>(limit.rlim_cur > reserved ? limit.rlim_cur - reserved : 1);
   std::string warning;
   try {
     warning = fmt::format(

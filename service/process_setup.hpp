@@ -21,7 +21,8 @@ struct descriptor_budget {
 
 /// Raises the soft RLIMIT_NOFILE towards what `wanted` connections need (one descriptor each
 /// plus a reserve for listeners, the sink, the ring and signals), up to the hard limit, as
-/// redis does, and returns how many connections the result allows.
-descriptor_budget raise_descriptor_limit(std::size_t wanted) noexcept;
+/// redis does, and returns how many connections the result allows. `extra` descriptors are
+/// reserved besides (those of the loop threads beyond the first).
+descriptor_budget raise_descriptor_limit(std::size_t wanted, std::size_t extra = 0) noexcept;
 
 }  // namespace ringline::service

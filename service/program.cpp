@@ -3,14 +3,19 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <stdexcept>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "runtime/duration.hpp"
+#include "runtime/event.hpp"
 #include "runtime/event_loop.hpp"
+#include "runtime/inbox.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
 #include "runtime/memory_trim.hpp"
@@ -19,6 +24,7 @@
 #include "service/process_setup.hpp"
 #include "service/server.hpp"
 #include "service/sink.hpp"
+#include "service/worker_threads.hpp"
 
 namespace ringline::service {
 
@@ -38,25 +44,42 @@ std::string duration_text(std::chrono::milliseconds duration) {
 
 std::string describe_settings(const config& settings, const runtime::address& where) {
   return fmt::format(
-      "ringline-server {} (pid {}) listening on {} sink={} durable={} max-connections={} "
-      "max-line-bytes={} idle-timeout={} line-timeout={} sink-timeout={} shutdown-grace={}",
-      RINGLINE_VERSION, ::getpid(), where.to_string(), settings.sink,
+      "ringline-server {} (pid {}) listening on {} threads={} sink={} durable={} "
+      "max-connections={} max-line-bytes={} idle-timeout={} line-timeout={} sink-timeout={} "
+      "shutdown-grace={}",
+      RINGLINE_VERSION, ::getpid(), where.to_string(), settings.threads, settings.sink,
       settings.durable ? "yes" : "no", settings.max_connections, settings.max_line_bytes,
       duration_text(settings.idle_timeout), duration_text(settings.line_timeout),
       duration_text(settings.sink_timeout), duration_text(settings.shutdown_grace));
 }
 
+// The counters of every thread's server, summed; what the exit prints (threads joined).
+stats all_counters(const server& running, const worker_threads& workers) {
+  stats sum = running.counters();
+  sum += workers.counters();
+  return sum;
+}
+
+// The same while the threads run, for SIGUSR1: each read on its own thread, so that what a
+// client has seen (its acks) is counted.
+runtime::task<stats> collect_all_counters(const server& running, worker_threads& workers) {
+  stats sum = co_await workers.collect_counters();
+  sum += running.counters();
+  co_return sum;
+}
+
 // While the server drains: a second SIGINT/SIGTERM ends the process at once; SIGUSR1 still
 // prints the counters and SIGHUP is still harmless.
 runtime::task<void> watch_while_draining(runtime::signal_set& signals,
-                                         runtime::cancellation& cancel, const server& running) {
+                                         runtime::cancellation& cancel, const server& running,
+                                         worker_threads& workers) {
   for (;;) {
     auto signal_number = co_await signals.wait(&cancel);
     if (!signal_number) {
       co_return;
     }
     if (*signal_number == SIGUSR1) {
-      runtime::log_line(running.counters().summary());
+      runtime::log_line((co_await collect_all_counters(running, workers)).summary());
     } else if (*signal_number == SIGHUP) {
       runtime::log_line("signal 1 (SIGHUP): ignored while shutting down");
     } else {
@@ -73,15 +96,29 @@ runtime::task<void> request_when_done(runtime::task<void> work, runtime::cancell
   done.request();
 }
 
-// Serves until SIGINT/SIGTERM; returns normally for either, throws what went wrong otherwise.
-runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const server& running) {
+// Ends once the sessions of every thread have ended: requests `ended` and sets `done`.
+runtime::task<void> wait_for_all_sessions(server& running, worker_threads& workers,
+                                          runtime::cancellation& ended, runtime::event& done) {
+  co_await running.wait_for_sessions();
+  co_await workers.wait_for_sessions();
+  ended.request();
+  done.set();
+}
+
+// Serves until SIGINT/SIGTERM; returns normally for either, throws what went wrong otherwise
+// (a worker thread that failed cancels the wait through `failed`).
+runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const server& running,
+                                          worker_threads& workers, runtime::cancellation& failed) {
   for (;;) {
-    auto signal_number = co_await signals.wait();
+    auto signal_number = co_await signals.wait(&failed);
     if (!signal_number) {
+      if (!workers.failure().empty()) {
+        throw std::runtime_error(workers.failure());
+      }
       throw std::system_error(signal_number.error(), "waiting for signals");
     }
     if (*signal_number == SIGUSR1) {
-      runtime::log_line(running.counters().summary());
+      runtime::log_line((co_await collect_all_counters(running, workers)).summary());
     } else if (*signal_number == SIGHUP) {
       // Until the sink can be reopened (log rotation), SIGHUP must at least not end the server.
       runtime::log_line("signal 1 (SIGHUP): nothing to reload; ignored");
@@ -117,43 +154,56 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     runtime::log_line(fmt::format("sink {}: cut {} bytes of a torn last line left by a crash",
                                   settings.sink, lines.repaired_bytes()));
   }
+  // Thread 0 is this one: signals, the sink writer and a server of its own. Other threads
+  // reach it through `mailbox`; appends on them wake the writer through it.
+  runtime::inbox mailbox;
+  lines.set_writer_inbox(&mailbox);
+  server_shared shared;
   server running(settings, lines);
+  running.share(shared);
+  const int listener_fd = listener->get();
   if (auto taken = running.take_listener(std::move(*listener)); !taken) {
     runtime::log_line(fmt::format("ringline-server: {}", taken.error().message()));
     co_return 1;
   }
-  runtime::log_line(describe_settings(settings, running.local_address()));
+  worker_threads workers(settings, lines, mailbox, shared);
+  runtime::cancellation worker_failed;
 
-  // From here on every path goes through the drain below: sessions refer to `running` and
-  // `lines`, which live in this frame.
+  // From here on every path goes through the drain below: sessions refer to `running`,
+  // `lines` and `workers`, which live in this frame.
   std::exception_ptr failure;
   runtime::cancellation stop_watching;
   runtime::cancellation stop_trimming;
   runtime::cancellation sink_done;
   try {
+    loop.spawn(mailbox.run());
     loop.spawn(request_when_done(lines.run(), sink_done));
     loop.spawn(lines.expire_waiters());
+    workers.start(settings.threads - 1, listener_fd, worker_failed);
     loop.spawn(running.run());
     loop.spawn(runtime::trim_free_memory_every(k_trim_period, k_trim_threshold, stop_trimming));
-    co_await serve_until_signalled(signals, running);
-    loop.spawn(watch_while_draining(signals, stop_watching, running));
+    runtime::log_line(describe_settings(settings, running.local_address()));
+    co_await serve_until_signalled(signals, running, workers, worker_failed);
+    loop.spawn(watch_while_draining(signals, stop_watching, running, workers));
   } catch (...) {
     failure = std::current_exception();
   }
   const auto grace_end = clock::now() + settings.shutdown_grace;
   running.stop();
-  // The grace timer is cut short when the last session ends.
+  workers.stop();
+  // The grace timer is cut short when the last session of the last thread ends.
   runtime::cancellation sessions_ended;
-  running.cancel_when_idle(&sessions_ended);
+  runtime::event all_ended;
+  loop.spawn(wait_for_all_sessions(running, workers, sessions_ended, all_ended));
   const bool grace_expired =
       static_cast<bool>(co_await runtime::sleep_for(settings.shutdown_grace, &sessions_ended));
-  running.cancel_when_idle(nullptr);
   if (grace_expired) {
-    runtime::log_line(
-        fmt::format("grace period over: closing {} sessions", running.counters().active));
+    runtime::log_line(fmt::format("grace period over: closing {} sessions",
+                                  all_counters(running, workers).active.load()));
     running.force_close();
+    workers.force_close();
   }
-  co_await running.wait_for_sessions();
+  co_await all_ended;
   lines.stop();
   // The writer may be stuck on a stdout pipe nobody reads: it gets what is left of the grace.
   const auto left = grace_end - clock::now();
@@ -164,9 +214,20 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   }
   stop_watching.request();
   stop_trimming.request();
+  // No session is left on any thread: the workers only close their loops.
+  workers.finish_and_join();
+  mailbox.close();
   // Every spawned task refers to this frame's locals; none may outlive it.
   co_await loop.wait_for_spawned();
-  runtime::log_line(running.counters().summary());
+  if (workers.size() > 0) {
+    // How the kernel spread the connections over the threads' accepts (thread 0 first).
+    runtime::log_line(fmt::format("accepted per thread: {} {}", running.counters().accepted.load(),
+                                  fmt::join(workers.accepted_per_thread(), " ")));
+  }
+  runtime::log_line(all_counters(running, workers).summary());
+  if (!failure && !workers.failure().empty()) {
+    failure = std::make_exception_ptr(std::runtime_error(workers.failure()));
+  }
   if (failure) {
     try {
       std::rethrow_exception(failure);
@@ -195,7 +256,9 @@ int run_program(int argc, const char* const* argv) {
   // and counted rather than let the server wait for its stderr.
   runtime::start_background_log(
       runtime::log_options{.timestamps = true, .queue_bytes = std::size_t{256} * 1024});
-  const auto budget = raise_descriptor_limit(parsed.settings->max_connections);
+  // Each loop thread beyond the first holds a ring, an inbox eventfd and a listener duplicate.
+  const auto budget =
+      raise_descriptor_limit(parsed.settings->max_connections, 3 * (parsed.settings->threads - 1));
   if (!budget.warning.empty()) {
     runtime::log(runtime::log_level::warn, budget.warning);
     parsed.settings->max_connections = budget.connections;

@@ -83,7 +83,7 @@ runtime::result<void> server::listen() {
 }
 
 runtime::task<void> server::run() {
-  bool troubled = false;  // logged and counted once per run of failures
+  bool troubled = false;  // this server's last accept failed
   // Single-shot: multishot saved 3-4% of the CPU per connection in a storm, under the bar
   // for its extra machinery (docs/benchmarks.md); RINGLINE_MULTISHOT_ACCEPT=1 turns it on.
   runtime::accept_stream accepts(m_listener.get(), &m_accept_cancel,
@@ -100,41 +100,71 @@ runtime::task<void> server::run() {
       }
       // Every other failure pauses accepting: descriptor exhaustion lasts until sessions end, and
       // other errors (ENOMEM, ENOBUFS) would otherwise spin this loop.
-      if (!troubled) {
-        ++m_stats.accept_errors;
-        const bool out_of_fds = conn.error() == std::errc::too_many_files_open ||
-                                conn.error() == std::errc::too_many_files_open_in_system;
-        runtime::log_line(fmt::format("accept: {}; pausing accepts until {}",
-                                      conn.error().message(),
-                                      out_of_fds ? "descriptors free up" : "it succeeds again"));
-        troubled = true;
-      }
+      accept_failed(conn.error(), troubled);
+      troubled = true;
       (void)co_await runtime::sleep_for(k_accept_backoff, &m_accept_cancel);
       continue;
     }
-    if (m_stopping) {
-      break;  // accepted in the same turn as stop(): closed unanswered, never greeted
+    if (m_stopping || m_shared->stopping.load()) {
+      break;  // accepted in the same turn as a stop(): closed unanswered, never greeted
     }
     if (troubled) {
-      runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
       troubled = false;
+      accept_resumed();
     }
     ++m_stats.accepted;
-    if (m_stats.active >= m_config.max_connections) {
+    // One limit for all threads: the slot is taken before the check, so two threads racing
+    // for the last one cannot both get it.
+    if (m_shared->sessions.fetch_add(1, std::memory_order_relaxed) >= m_config.max_connections) {
+      m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
       refuse(std::move(conn->fd), conn->peer);
       continue;
     }
     try {
-      adopt(std::move(conn->fd), conn->peer);
+      spawn_session(std::move(conn->fd), conn->peer);
     } catch (const std::bad_alloc&) {
-      // No memory for the session's frame: this client is closed unanswered (its descriptor
-      // died with the moved-from argument), and accepting goes on.
+      // spawn_session() has uncounted it. No memory for the session's frame: this client is closed
+      // unanswered (its descriptor died with the moved-from argument), and accepting goes on.
       ++m_stats.internal_errors;
       runtime::log_line("accept: out of memory for a new session; closed it unanswered");
     }
   }
   co_await accepts.stop();  // the kernel may still hold the request that writes into it
   m_listener.reset();
+}
+
+// A pause of accepts is logged and counted once per run of failures, whichever threads fail:
+// the first failure says so, the first success after it says that accepting resumed. The
+// threads race for freed descriptors, so a failure right after the resumption (within one
+// backoff) is a flap of the same run: it is logged only if the failing server's retry fails
+// too.
+void server::accept_failed(std::error_code error, bool retry) {
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  const auto backoff = std::chrono::steady_clock::duration(k_accept_backoff).count();
+  auto state = m_shared->accepts_paused.load();
+  if (state == server_shared::accepting) {
+    const bool flap = now - m_shared->accepts_resumed.load() < backoff;
+    if (!m_shared->accepts_paused.compare_exchange_strong(
+            state, flap ? server_shared::paused_quietly : server_shared::paused) ||
+        flap) {
+      return;
+    }
+  } else if (!(retry && state == server_shared::paused_quietly &&
+               m_shared->accepts_paused.compare_exchange_strong(state, server_shared::paused))) {
+    return;  // already logged, or a first failure of this server within a run already told
+  }
+  ++m_stats.accept_errors;
+  const bool out_of_fds =
+      error == std::errc::too_many_files_open || error == std::errc::too_many_files_open_in_system;
+  runtime::log_line(fmt::format("accept: {}; pausing accepts until {}", error.message(),
+                                out_of_fds ? "descriptors free up" : "it succeeds again"));
+}
+
+void server::accept_resumed() {
+  if (m_shared->accepts_paused.exchange(server_shared::accepting) == server_shared::paused) {
+    m_shared->accepts_resumed.store(std::chrono::steady_clock::now().time_since_epoch().count());
+    runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
+  }
 }
 
 runtime::buffer_ring* server::receive_buffers() {
@@ -153,9 +183,21 @@ runtime::buffer_ring* server::receive_buffers() {
 }
 
 void server::adopt(runtime::unique_fd fd, runtime::address peer) {
-  // The session counts itself while it exists, so a spawn that fails for want of memory
-  // (which destroys it) leaves nothing counted.
-  auto state = std::make_unique<session>(*this, std::move(fd));
+  // Not limited, but counted: later accepts see it against the limit.
+  m_shared->sessions.fetch_add(1, std::memory_order_relaxed);
+  spawn_session(std::move(fd), peer);
+}
+
+void server::spawn_session(runtime::unique_fd fd, runtime::address peer) {
+  std::unique_ptr<session> state;
+  try {
+    state = std::make_unique<session>(*this, std::move(fd));
+  } catch (...) {
+    m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
+    throw;
+  }
+  // From here the session uncounts itself (here and in the shared count) when it is
+  // destroyed, also when what follows fails for want of memory and destroys it.
   if (m_config.log_connections) {
     state->peer_text = peer.to_string();
   }
@@ -176,20 +218,24 @@ void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcep
       break;
     }
   }
-  // A full server may be refusing thousands of clients a second: one line a second at most.
-  ++m_refusals_unlogged;
-  const auto now = std::chrono::steady_clock::now();
-  if (now - m_refusal_logged >= std::chrono::seconds(1)) {
-    try {
-      runtime::log_line(
-          fmt::format("refused {}: --max-connections {} reached ({} refused since "
-                      "the last such line)",
-                      peer.to_string(), m_config.max_connections, m_refusals_unlogged));
-    } catch (const std::bad_alloc&) {
-      return;
-    }
-    m_refusal_logged = now;
-    m_refusals_unlogged = 0;
+  // A full server may be refusing thousands of clients a second: one line a second at most,
+  // whichever thread refuses. The thread that wins the exchange of the time logs.
+  m_shared->refusals_unlogged.fetch_add(1, std::memory_order_relaxed);
+  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto last = m_shared->refusal_logged.load(std::memory_order_relaxed);
+  const auto second = std::chrono::steady_clock::duration(std::chrono::seconds(1)).count();
+  if ((last != 0 && now - last < second) ||
+      !m_shared->refusal_logged.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+    return;
+  }
+  const auto refused = m_shared->refusals_unlogged.exchange(0, std::memory_order_relaxed);
+  try {
+    runtime::log_line(
+        fmt::format("refused {}: --max-connections {} reached ({} refused since "
+                    "the last such line)",
+                    peer.to_string(), m_config.max_connections, refused));
+  } catch (const std::bad_alloc&) {
+    return;
   }
 }
 
@@ -198,6 +244,7 @@ void server::stop() noexcept {
     return;
   }
   m_stopping = true;
+  m_shared->stopping.store(true);
   m_accept_cancel.request();
   for (auto* each = m_sessions; each != nullptr; each = each->next()) {
     each->stop_reading();
@@ -220,6 +267,7 @@ void server::cancel_when_idle(runtime::cancellation* cancel) noexcept {
 }
 
 void server::session_ended() noexcept {
+  m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
   if (--m_stats.active == 0) {
     m_sessions_done.set();
     if (m_idle_cancel != nullptr) {

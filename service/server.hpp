@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,27 @@ namespace ringline::service {
 /// every session, i.e. until wait_for_sessions() completes or the loop is destroyed.
 class session;
 
+/// What the servers of all loop threads share: one connection limit, one refusal log rate,
+/// one "accepts paused" state. Each field is touched by every thread, so all are atomics.
+struct server_shared {
+  /// Sessions open on all servers (adopted ones included).
+  std::atomic<std::size_t> sessions{0};
+  /// When the last refusal line was logged (steady clock, nanoseconds since its epoch).
+  std::atomic<std::int64_t> refusal_logged{0};
+  /// Refusals since that line.
+  std::atomic<std::uint64_t> refusals_unlogged{0};
+  /// Set by the first server to stop: from then on no server greets a new connection, even
+  /// before its own stop() arrives through its inbox.
+  std::atomic<bool> stopping{false};
+  /// Whether accepts are paused after a failure (on any thread), and whether that was logged.
+  static constexpr int accepting = 0;
+  static constexpr int paused = 1;          ///< logged and counted
+  static constexpr int paused_quietly = 2;  ///< a flap right after resuming: not yet logged
+  std::atomic<int> accepts_paused{accepting};
+  /// When accepting last resumed after a logged pause (steady clock, its native ticks).
+  std::atomic<std::int64_t> accepts_resumed{0};
+};
+
 class server {
  public:
   server(config settings, sink& lines);
@@ -53,6 +75,11 @@ class server {
   /// a session on the current loop; the connection limit does not apply. Takes `fd`.
   void adopt(runtime::unique_fd fd, runtime::address peer);
 
+  /// Makes --max-connections one limit, refusals logged once a second and a pause of accepts
+  /// logged once, for every server given the same `shared` (one server per loop thread).
+  /// Call before run(); `shared` must outlive the server. Without it the server is alone.
+  void share(server_shared& shared) noexcept { m_shared = &shared; }
+
   /// Stops accepting and asks every session to finish: no more reads; acks for what was read.
   void stop() noexcept;
 
@@ -77,6 +104,12 @@ class server {
   runtime::task<void> serve(std::unique_ptr<session> owned,
                             std::optional<runtime::result<runtime::received_buffer>> resumed);
   void refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept;
+  // Logs and counts a pause of accepts once per run (see server.cpp); `retry`: this server's
+  // previous accept failed too.
+  void accept_failed(std::error_code error, bool retry);
+  void accept_resumed();
+  // Spawns the session of a connection already counted in m_shared->sessions.
+  void spawn_session(runtime::unique_fd fd, runtime::address peer);
 
   config m_config;
   sink& m_sink;
@@ -85,9 +118,6 @@ class server {
   runtime::unique_fd m_listener;
   runtime::address m_local;
   runtime::cancellation m_accept_cancel;
-  // Refusals are logged at most once a second, with the count since the last such line.
-  std::chrono::steady_clock::time_point m_refusal_logged{};
-  std::uint64_t m_refusals_unlogged = 0;
   void session_ended() noexcept;
   /// Returns the loop's receive buffer ring, set up on first use; null where the kernel has
   /// none (sessions then receive into buffers of their own).
@@ -100,6 +130,8 @@ class server {
   runtime::event m_sessions_done;
   bool m_stopping = false;
   stats m_stats;
+  server_shared m_own_shared;
+  server_shared* m_shared = &m_own_shared;
 };
 
 }  // namespace ringline::service

@@ -11,7 +11,7 @@ namespace {
 struct ending_traits {
   std::string_view text;               // the reason on the `disconnect` log line
   std::optional<protocol::errc> wire;  // the error line sent before closing, if any
-  std::uint64_t stats::*counter;       // the counter it adds to, if any
+  stat_counter stats::*counter;        // the counter it adds to, if any
   // After EOF the client sends nothing more; after a reset or a stall there is nobody (or
   // nobody reading) to protect; a forced close has no time left: none of those lingers.
   bool lingers;

@@ -2,6 +2,11 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cassert>
+#include <new>
+#include <optional>
+
 #include <fmt/format.h>
 
 #include "runtime/error.hpp"
@@ -45,62 +50,160 @@ sink::sink(runtime::unique_fd owned, int fd, bool discard, const sink_options& o
 
 sink::~sink() = default;
 
+std::error_code sink::failure() const {
+  const std::lock_guard lock(m_mutex);
+  return m_failed;
+}
+
 sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
-  if (m_discard || m_failed) {
-    return {*this, 0, m_failed};
+  if (m_discard) {
+    return {*this, 0, {}};  // `none`: nothing to hand over, no lock, no other thread
   }
-  if (!m_pending.empty() && m_pending.size() >= m_options.pending_limit) {
-    return {*this, 0, std::make_error_code(std::errc::no_buffer_space)};
+  std::coroutine_handle<> writer;
+  std::uint64_t ticket = 0;
+  {
+    const std::lock_guard lock(m_mutex);
+    if (m_failed) {
+      return {*this, 0, m_failed};
+    }
+    if (!m_pending.empty() && m_pending.size() >= m_options.pending_limit) {
+      return {*this, 0, std::make_error_code(std::errc::no_buffer_space)};
+    }
+    // Copied whole under the lock: lines of different threads never interleave mid-line,
+    // and one session's lines keep their order because it waits for each append.
+    for (const auto line : lines) {
+      m_pending.append(line);
+      m_pending.push_back('\n');
+    }
+    m_appended += [&] {
+      std::uint64_t bytes = 0;
+      for (const auto line : lines) {
+        bytes += line.size() + 1;
+      }
+      return bytes;
+    }();
+    ticket = m_appended;
+    // Only an idle writer is woken; a busy one finds the lines when its write completes.
+    writer = std::exchange(m_idle_writer, nullptr);
   }
-  for (const auto line : lines) {
-    m_pending.append(line);
-    m_pending.push_back('\n');
+  if (writer) {
+    wake_on_writer(writer);
   }
-  m_appended = m_written + m_writing.size() + m_pending.size();
-  m_work.set();
-  return {*this, m_appended, {}};
+  return {*this, ticket, {}};
 }
 
 bool sink::append_awaiter::await_ready() noexcept {
-  if (m_error) {
-    return true;
-  }
-  if (m_sink.m_failed) {
-    m_error = m_sink.m_failed;
-    return true;
-  }
-  return m_sink.m_discard || m_ticket <= m_sink.m_written;
+  // The sink's own fields are read under its mutex in await_suspend; here only what this
+  // awaiter already knows.
+  return m_error || m_sink.m_discard;
 }
 
-void sink::append_awaiter::await_suspend(std::coroutine_handle<> waiter) {
-  const auto deadline = m_sink.m_options.timeout.count() > 0
-                            ? clock::now() + m_sink.m_options.timeout
-                            : clock::time_point::max();
-  m_sink.m_waiters.push_back({m_ticket, deadline, waiter, &m_error});
-  m_sink.m_waiting.set();
+bool sink::append_awaiter::await_suspend(std::coroutine_handle<> waiter) {
+  runtime::inbox* home = nullptr;
+  if (!m_sink.on_writer_thread()) {
+    home = runtime::inbox::current();
+    assert(home != nullptr && "append() from a thread without a running inbox");
+  }
+  std::coroutine_handle<> expiry;
+  {
+    const std::lock_guard lock(m_sink.m_mutex);
+    if (m_sink.m_failed) {
+      m_error = m_sink.m_failed;
+      return false;
+    }
+    if (m_ticket <= m_sink.m_written) {
+      return false;  // written meanwhile, perhaps by another thread's turn of the writer
+    }
+    const auto deadline = m_sink.m_options.timeout.count() > 0
+                              ? clock::now() + m_sink.m_options.timeout
+                              : clock::time_point::max();
+    m_sink.m_waiters.push_back({m_ticket, deadline, waiter, this, home});
+    m_queued = true;
+    m_suspended = true;
+    expiry = std::exchange(m_sink.m_idle_expiry, nullptr);
+  }
+  if (expiry) {
+    m_sink.wake_on_writer(expiry);
+  }
+  return true;
+}
+
+sink::append_awaiter::~append_awaiter() {
+  if (!m_suspended) {
+    return;  // the usual case: resumed, so already out of the list
+  }
+  const std::lock_guard lock(m_sink.m_mutex);
+  if (m_queued) {
+    std::erase_if(m_sink.m_waiters, [this](const waiter& each) { return each.awaiter == this; });
+  }
+}
+
+// Suspends the writer until there is work (pending lines, stop(), abort()).
+class sink::work_awaiter {
+ public:
+  explicit work_awaiter(sink& owner) noexcept : m_sink(owner) {}
+  [[nodiscard]] bool await_ready() const noexcept { return false; }
+  bool await_suspend(std::coroutine_handle<> writer) {
+    const std::lock_guard lock(m_sink.m_mutex);
+    if (!m_sink.m_pending.empty() || m_sink.m_stopping || m_sink.m_failed) {
+      return false;
+    }
+    m_sink.m_idle_writer = writer;
+    return true;
+  }
+  void await_resume() const noexcept {}
+
+ private:
+  sink& m_sink;
+};
+
+void sink::wake_on_writer(std::coroutine_handle<> handle) noexcept {
+  assert((on_writer_thread() || m_writer_inbox != nullptr) &&
+         "append() from another thread needs set_writer_inbox()");
+  if (on_writer_thread() || m_writer_inbox == nullptr) {
+    runtime::event_loop::current().post(handle);
+  } else {
+    m_writer_inbox->post(handle);
+  }
 }
 
 runtime::task<void> sink::run() {
   for (;;) {
-    if (m_pending.empty() || m_failed) {
-      if (m_stopping || m_discard || m_failed) {
-        break;
+    bool idle = false;
+    {
+      const std::lock_guard lock(m_mutex);
+      if (m_pending.empty() || m_failed) {
+        if (m_stopping || m_failed) {
+          break;
+        }
+        idle = true;
+      } else {
+        m_writing.swap(m_pending);
+        m_pending.clear();
       }
-      m_work.reset();
-      co_await m_work;
+    }
+    if (m_discard) {
+      break;
+    }
+    if (idle) {
+      co_await work_awaiter(*this);
       continue;
     }
-    m_writing.swap(m_pending);
-    m_pending.clear();
     const runtime::io_options io{.timeout = {}, .cancel = &m_cancel};
+    m_write_in_flight = true;
     auto wrote = co_await runtime::write_all(m_fd, m_writing, io);
     if (wrote && m_options.durable) {
-      // One flush for the whole group: every session whose lines are in it waits for the
-      // same fdatasync, which is what makes durable acks affordable.
+      // One flush for the whole group: every session whose lines are in it, on whatever
+      // thread, waits for the same fdatasync, which is what makes durable acks affordable.
       wrote = co_await runtime::datasync(m_fd, io);
     }
+    m_write_in_flight = false;
     if (!wrote) {
-      const auto unwritten = m_writing.size() + m_pending.size();
+      std::size_t unwritten = m_writing.size();
+      {
+        const std::lock_guard lock(m_mutex);
+        unwritten += m_pending.size();
+      }
       if (runtime::is_cancelled(wrote.error())) {
         // abort() at the end of the shutdown grace: nothing failed, the time was up.
         runtime::log_line(
@@ -111,33 +214,64 @@ runtime::task<void> sink::run() {
         runtime::log_line(fmt::format("sink: write failed: {}; no further line can be acknowledged",
                                       wrote.error().message()));
       }
-      m_failed = wrote.error();
       fail_all(wrote.error());
       break;
     }
-    m_written += m_writing.size();
+    {
+      const std::lock_guard lock(m_mutex);
+      m_written += m_writing.size();
+      take_waiters_locked(false, {});
+    }
     m_writing.clear();
-    wake_written();
+    resume_taken();
   }
-  if (!m_failed && m_marked) {
+  if (!failure() && m_marked) {
     // Everything is written and the file ends with a whole line: no repair is owed.
     sink_file_unmark(m_fd);
   }
   m_stop_expiry.request();
-  m_waiting.set();
+  std::coroutine_handle<> expiry;
+  {
+    const std::lock_guard lock(m_mutex);
+    expiry = std::exchange(m_idle_expiry, nullptr);
+  }
+  if (expiry) {
+    wake_on_writer(expiry);
+  }
 }
 
 runtime::task<void> sink::expire_waiters() {
   if (m_options.timeout.count() == 0) {
     co_return;
   }
+  // Parks until a waiter arrives (or run() ends); a waiter on another thread wakes it
+  // through the writer's inbox.
+  struct wait_for_waiter {
+    sink& owner;
+    [[nodiscard]] bool await_ready() const noexcept { return false; }
+    bool await_suspend(std::coroutine_handle<> self) {
+      const std::lock_guard lock(owner.m_mutex);
+      if (!owner.m_waiters.empty() || owner.m_stop_expiry.requested()) {
+        return false;
+      }
+      owner.m_idle_expiry = self;
+      return true;
+    }
+    void await_resume() const noexcept {}
+  };
   while (!m_stop_expiry.requested()) {
-    if (m_waiters.empty()) {
-      m_waiting.reset();
-      co_await m_waiting;
+    std::optional<clock::time_point> front;
+    {
+      const std::lock_guard lock(m_mutex);
+      if (!m_waiters.empty()) {
+        front = m_waiters.front().deadline;
+      }
+    }
+    if (!front) {
+      co_await wait_for_waiter{*this};
       continue;
     }
-    const auto left = m_waiters.front().deadline - clock::now();
+    const auto left = *front - clock::now();
     if (left > clock::duration::zero()) {
       // Waiters queue in deadline order (one timeout for all, appended in time order), so only
       // the front one needs watching; a front that is written meanwhile just makes this wake
@@ -147,51 +281,112 @@ runtime::task<void> sink::expire_waiters() {
       }
       continue;
     }
-    auto& loop = runtime::event_loop::current();
     const auto now = clock::now();
-    while (!m_waiters.empty() && m_waiters.front().deadline <= now) {
-      // The lines stay queued and may still be written, but are never acknowledged.
-      *m_waiters.front().error = std::make_error_code(std::errc::timed_out);
-      loop.post(m_waiters.front().handle);
-      m_waiters.pop_front();
+    {
+      const std::lock_guard lock(m_mutex);
+      while (!m_waiters.empty() && m_waiters.front().deadline <= now) {
+        // The lines stay queued and may still be written, but are never acknowledged.
+        auto& expired = m_waiters.front();
+        expired.awaiter->m_error = std::make_error_code(std::errc::timed_out);
+        expired.awaiter->m_queued = false;
+        m_waking.push_back(expired);
+        m_waiters.pop_front();
+      }
     }
+    resume_taken();
   }
 }
 
 void sink::abort() noexcept {
+  if (!on_writer_thread() && m_writer_inbox != nullptr) {
+    try {
+      m_writer_inbox->post([this] { abort(); });
+      return;
+    } catch (const std::bad_alloc&) {
+      // Without memory for the hand-off the cancellation cannot reach the writer; the
+      // shutdown grace's own abort on the writer's thread still will.
+      return;
+    }
+  }
   m_cancel.request();
   m_stop_expiry.request();
-  if (m_writing.empty()) {
+  if (!m_write_in_flight) {
     // No write in flight to report the cancellation: fail the waiting appends here.
-    m_failed = std::make_error_code(std::errc::operation_canceled);
-    fail_all(m_failed);
-    m_work.set();
+    fail_all(std::make_error_code(std::errc::operation_canceled));
   }
-  m_waiting.set();
+  std::coroutine_handle<> expiry;
+  {
+    const std::lock_guard lock(m_mutex);
+    expiry = std::exchange(m_idle_expiry, nullptr);
+  }
+  if (expiry) {
+    wake_on_writer(expiry);
+  }
 }
 
 void sink::stop() noexcept {
-  m_stopping = true;
-  m_work.set();
+  std::coroutine_handle<> writer;
+  {
+    const std::lock_guard lock(m_mutex);
+    m_stopping = true;
+    writer = std::exchange(m_idle_writer, nullptr);
+  }
+  if (writer) {
+    wake_on_writer(writer);
+  }
 }
 
-void sink::wake_written() noexcept {
+void sink::take_waiters_locked(bool all, std::error_code error) {
   // Tickets grow with every append, so the waiters are in ticket order.
-  auto& loop = runtime::event_loop::current();
-  while (!m_waiters.empty() && m_waiters.front().ticket <= m_written) {
-    loop.post(m_waiters.front().handle);
+  while (!m_waiters.empty() && (all || m_waiters.front().ticket <= m_written)) {
+    auto& front = m_waiters.front();
+    front.awaiter->m_error = error;
+    front.awaiter->m_queued = false;
+    m_waking.push_back(front);
     m_waiters.pop_front();
   }
 }
 
-void sink::fail_all(std::error_code error) noexcept {
-  m_pending.clear();
+void sink::resume_taken() noexcept {
+  // Waiters of this thread go to its loop's queue; those of other threads to their inbox, one
+  // post (one eventfd write at most) per inbox per batch.
   auto& loop = runtime::event_loop::current();
-  for (auto& waiting : m_waiters) {
-    *waiting.error = error;
-    loop.post(waiting.handle);
+  while (!m_waking.empty()) {
+    runtime::inbox* home = m_waking.front().home;
+    m_batch.clear();
+    std::erase_if(m_waking, [&](const waiter& each) {
+      if (each.home != home) {
+        return false;
+      }
+      m_batch.push_back(each.handle);
+      return true;
+    });
+    if (home == nullptr) {
+      for (const auto handle : m_batch) {
+        loop.post(handle);
+      }
+    } else {
+      home->post(m_batch);
+    }
   }
-  m_waiters.clear();
+  m_batch.clear();
+}
+
+void sink::fail_all(std::error_code error) noexcept {
+  std::coroutine_handle<> writer;
+  {
+    const std::lock_guard lock(m_mutex);
+    if (!m_failed) {
+      m_failed = error;
+    }
+    m_pending.clear();
+    take_waiters_locked(true, m_failed);
+    writer = std::exchange(m_idle_writer, nullptr);
+  }
+  resume_taken();
+  if (writer) {
+    wake_on_writer(writer);
+  }
 }
 
 }  // namespace ringline::service

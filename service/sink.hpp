@@ -6,13 +6,17 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
+#include <vector>
 
 #include "runtime/cancellation.hpp"
 #include "runtime/event.hpp"
+#include "runtime/inbox.hpp"
 #include "runtime/result.hpp"
 #include "runtime/task.hpp"
 #include "runtime/unique_fd.hpp"
@@ -36,10 +40,18 @@ struct sink_options {
 
 /// Where received lines go before they are acknowledged: stdout, a file, or nowhere.
 ///
-/// Lines from every session of a loop are copied into one pending buffer and written by a
-/// single writer coroutine (run()), so lines never interleave mid-line and one write covers
-/// many sessions (group commit). A session waits on append() until its lines are written,
-/// then acks them. Lives on one event loop; not thread-safe.
+/// Lines from every session of every loop thread are copied into one pending buffer and
+/// written by a single writer coroutine (run()), so lines never interleave mid-line and one
+/// write (and, durable, one fdatasync) covers many sessions across threads (group commit). A
+/// session waits on append() until its lines are written, then acks them.
+///
+/// Threads: the sink belongs to the thread that constructs it (the writer's thread): run(),
+/// expire_waiters(), stop() and set_writer_inbox() are called there. append() may be called
+/// from any loop thread whose inbox is running (runtime::inbox::current()); abort() from any
+/// thread. A mutex guards the pending buffer, the tickets and the waiters; it is never held
+/// across a suspension. The writer is woken through its inbox only when it is idle, and the
+/// waiters of another thread are resumed through that thread's inbox, one batch per write.
+/// A discarding sink (`none`) completes every append at once and touches no lock.
 class sink {
  public:
   /// Opens `spec`: "stdout", "none", or a file path, created if missing and always appended
@@ -63,22 +75,36 @@ class sink {
    public:
     append_awaiter(sink& target, std::uint64_t ticket, std::error_code error) noexcept
         : m_sink(target), m_ticket(ticket), m_error(error) {}
+    append_awaiter(const append_awaiter&) = delete;
+    append_awaiter& operator=(const append_awaiter&) = delete;
+    /// A frame destroyed while it waits (its loop shut down) leaves the waiters first.
+    ~append_awaiter();
     [[nodiscard]] bool await_ready() noexcept;
-    void await_suspend(std::coroutine_handle<> waiter);
-    [[nodiscard]] runtime::result<void> await_resume() const noexcept { return m_error; }
+    bool await_suspend(std::coroutine_handle<> waiter);
+    [[nodiscard]] runtime::result<void> await_resume() noexcept {
+      m_suspended = false;
+      return m_error;
+    }
 
    private:
+    friend class sink;
     sink& m_sink;
     std::uint64_t m_ticket;
     std::error_code m_error;
+    bool m_suspended = false;  // this thread's view: true from suspension to resumption
+    bool m_queued = false;     // guarded by the sink's mutex: still in its waiter list
   };
 
   /// Copies `lines`, each followed by '\n', into the pending buffer at once (the views may
   /// die right after the call) and returns an awaitable for their write.
   [[nodiscard]] append_awaiter append(std::span<const std::string_view> lines);
 
+  /// Sets the inbox of the writer's loop, through which appends on other threads wake the
+  /// writer. Needed only when other threads append; call before they start.
+  void set_writer_inbox(runtime::inbox* writer_inbox) noexcept { m_writer_inbox = writer_inbox; }
+
   /// The writer: writes pending lines until stop() and returns once all of them are out (or
-  /// the sink failed, or abort()). Spawn it once on the loop that calls append().
+  /// the sink failed, or abort()). Spawn it once on the writer's thread.
   runtime::task<void> run();
 
   /// Ends the appends that waited longer than sink_options::timeout. Spawn it once next to
@@ -89,7 +115,8 @@ class sink {
   void stop() noexcept;
 
   /// Cancels the write in progress (a stdout pipe nobody reads blocks forever): run() ends,
-  /// and every waiting and later append fails, so none of those lines is acknowledged.
+  /// and every waiting and later append fails, so none of those lines is acknowledged. From
+  /// another thread it is handed to the writer's inbox and takes effect there shortly after.
   void abort() noexcept;
 
   /// Returns true when acks wait for fdatasync.
@@ -98,8 +125,8 @@ class sink {
   /// Returns the bytes cut from a torn last line at open.
   [[nodiscard]] std::uint64_t repaired_bytes() const noexcept { return m_repaired; }
 
-  /// Returns the first write error, or a zero code.
-  [[nodiscard]] std::error_code failure() const noexcept { return m_failed; }
+  /// Returns the first write error, or a zero code. Any thread.
+  [[nodiscard]] std::error_code failure() const;
 
  private:
   using clock = std::chrono::steady_clock;
@@ -107,9 +134,20 @@ class sink {
     std::uint64_t ticket;
     clock::time_point deadline;
     std::coroutine_handle<> handle;
-    std::error_code* error;
+    append_awaiter* awaiter;
+    runtime::inbox* home;  // null: the writer's own thread
   };
-  void wake_written() noexcept;
+  class work_awaiter;
+  [[nodiscard]] bool on_writer_thread() const noexcept {
+    return std::this_thread::get_id() == m_writer_thread;
+  }
+  // With the mutex held: takes waiters out of the list (all of them, or those written), giving
+  // each `error`, into m_waking.
+  void take_waiters_locked(bool all, std::error_code error);
+  // Without the mutex: resumes what take_waiters_locked() took, one batch per inbox.
+  void resume_taken() noexcept;
+  // Wakes a coroutine of the writer's loop (the writer, the expiry) from any thread.
+  void wake_on_writer(std::coroutine_handle<> handle) noexcept;
   void fail_all(std::error_code error) noexcept;
 
   runtime::unique_fd m_owned;
@@ -118,15 +156,23 @@ class sink {
   sink_options m_options;
   bool m_marked = false;
   std::uint64_t m_repaired = 0;
+  std::thread::id m_writer_thread = std::this_thread::get_id();
+  runtime::inbox* m_writer_inbox = nullptr;
+  std::string m_writing;  // the writer's own
+  bool m_write_in_flight = false;
+  runtime::cancellation m_cancel;
+  runtime::cancellation m_stop_expiry;
+  // The writer's scratch, reused: waiters taken under the mutex, resumed after it.
+  std::vector<waiter> m_waking;
+  std::vector<std::coroutine_handle<>> m_batch;
+
+  mutable std::mutex m_mutex;  // guards everything below
   std::string m_pending;
-  std::string m_writing;
   std::uint64_t m_appended = 0;
   std::uint64_t m_written = 0;
   std::deque<waiter> m_waiters;
-  runtime::event m_work;
-  runtime::event m_waiting;  // set when the first waiter arrives, for expire_waiters()
-  runtime::cancellation m_cancel;
-  runtime::cancellation m_stop_expiry;
+  std::coroutine_handle<> m_idle_writer;  // set while run() waits for work
+  std::coroutine_handle<> m_idle_expiry;  // set while expire_waiters() waits for a waiter
   bool m_stopping = false;
   std::error_code m_failed;
 };

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <sched.h>
 #include <sys/stat.h>
 
 #include <string>
@@ -222,6 +223,29 @@ TEST(config_test, help_exits_zero_without_settings) {
   for (const char* shown : {"=127.0.0.1", "=10008", "=65536", "=10000", "DURATION=300 s",
                             "DURATION=60 s", "DURATION=5 s", "=stdout"}) {
     EXPECT_NE(help.find(shown), std::string::npos) << shown << " missing from:\n" << help;
+  }
+}
+
+TEST(config_test, threads_default_to_the_cpus_this_process_may_use) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  ASSERT_EQ(::sched_getaffinity(0, sizeof mask, &mask), 0);
+  auto parsed = parse({});
+  ASSERT_TRUE(parsed.settings);
+  EXPECT_EQ(parsed.settings->threads, static_cast<std::size_t>(CPU_COUNT(&mask)));
+  EXPECT_EQ(parsed.settings->threads, default_thread_count());
+}
+
+TEST(config_test, threads_accept_1_to_256_and_refuse_the_rest) {
+  for (const char* good : {"1", "4", "256"}) {
+    auto parsed = parse({"--threads", good});
+    ASSERT_TRUE(parsed.settings) << good;
+    EXPECT_EQ(parsed.settings->threads, std::stoul(good));
+  }
+  for (const char* bad : {"0", "257", "-1", "two"}) {
+    auto parsed = parse({"--threads", bad});
+    EXPECT_FALSE(parsed.settings) << bad;
+    EXPECT_EQ(parsed.exit_code, 2) << bad;
   }
 }
 

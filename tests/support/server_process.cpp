@@ -3,6 +3,8 @@
 #include <signal.h>
 
 #include <charconv>
+#include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
@@ -61,8 +63,24 @@ server_process server_process::start(const std::string& binary, std::vector<std:
   return start(std::move(options), timeout);
 }
 
+void apply_test_threads(std::vector<std::string>& argv) {
+  const char* threads = std::getenv("RINGLINE_TEST_THREADS");
+  if (threads == nullptr || *threads == '\0' || argv.empty() ||
+      std::filesystem::path(argv.front()).filename() != "ringline-server") {
+    return;
+  }
+  for (const auto& arg : argv) {
+    if (arg == "--threads" || arg.starts_with("--threads=")) {
+      return;  // the test chose its own
+    }
+  }
+  argv.emplace_back("--threads");
+  argv.emplace_back(threads);
+}
+
 server_process server_process::start(child_options options, std::chrono::milliseconds timeout) {
   options.stderr_mode = stdio_mode::pipe;
+  apply_test_threads(options.argv);
   const std::string name = options.argv.empty() ? std::string() : options.argv.front();
   child_process process(std::move(options));
   std::vector<std::string> lines;

@@ -22,6 +22,11 @@ struct listen_address {
 /// as `[::1]`), or nullopt if `line` has none. Text after the address is ignored.
 std::optional<listen_address> parse_listening_line(std::string_view line);
 
+/// Appends `--threads $RINGLINE_TEST_THREADS` to `argv` when that variable is set, argv
+/// starts ringline-server and has no --threads of its own: the integration and fault tests
+/// then run against the chosen thread count.
+void apply_test_threads(std::vector<std::string>& argv);
+
 /// A running ringline-server (or any program that announces its port the same way) whose
 /// stderr has shown `listening on HOST:PORT`.
 ///
@@ -33,9 +38,10 @@ class server_process {
   /// Default time to wait for the announcement, and for stop().
   static constexpr std::chrono::milliseconds default_timeout{10'000};
 
-  /// Starts `binary` with `args`, stdin and stdout on /dev/null and stderr piped, and waits
-  /// up to `timeout` for the announcement. Throws std::system_error if it cannot start and
-  /// std::runtime_error (with the exit code and stderr so far) if it exits or stays silent.
+  /// Starts `binary` with `args` (plus apply_test_threads()), stdin and stdout on /dev/null and
+  /// stderr piped, and waits up to `timeout` for the announcement. Throws std::system_error if it
+  /// cannot start and std::runtime_error (with the exit code and stderr so far) if it exits or
+  /// stays silent.
   static server_process start(const std::string& binary, std::vector<std::string> args,
                               std::chrono::milliseconds timeout = default_timeout);
   /// Same, with full control over the child: `options.argv` holds the binary and its
