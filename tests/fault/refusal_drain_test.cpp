@@ -38,7 +38,12 @@ int tcp_state(int fd) {
 }
 
 TEST(refusal_drain_test, refused_client_that_sent_at_once_is_closed_without_a_reset) {
-  auto server = start_server({"--max-connections", "1", "--sink", "none", "--quiet"});
+  // One thread: what is tested is the refusal's drain, not the threads. With two threads
+  // under ThreadSanitizer the stopped server's kernel sometimes never acknowledged the eager
+  // bytes (2 runs in 25), which breaks this test's precondition, not the server's promise;
+  // the cause is not found yet (docs/testing.md, known flakes).
+  auto server =
+      start_server({"--max-connections", "1", "--sink", "none", "--quiet", "--threads", "1"});
   auto holder = connect_greeted(server);
   ASSERT_TRUE(holder);
 
