@@ -144,6 +144,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_flag("--durable", settings.durable,
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
   app.add_flag("-q,--quiet", quiet, "Do not log each connect and disconnect");
+  app.add_option("--metrics", settings.metrics,
+                 "HOST:PORT to serve GET /metrics (Prometheus) and GET /health on; off if empty");
 
   try {
     app.parse(argc, argv);

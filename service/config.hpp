@@ -43,6 +43,8 @@ struct config {
   /// Event loop threads, each with its own ring and server on the one listening socket; the
   /// default is the number of CPUs the process may run on (default_thread_count()).
   std::size_t threads = 1;
+  /// Where /metrics and /health are served ("HOST:PORT"); empty: nowhere.
+  std::string metrics;
 };
 
 /// The most --threads accepts.

@@ -21,6 +21,7 @@
 #include "runtime/memory_trim.hpp"
 #include "runtime/signal_set.hpp"
 #include "service/config.hpp"
+#include "service/metrics_service.hpp"
 #include "service/process_setup.hpp"
 #include "service/server.hpp"
 #include "service/sink.hpp"
@@ -140,6 +141,15 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     co_return 1;
   }
   std::string why;
+  std::unique_ptr<metrics_service> metrics;
+  if (!settings.metrics.empty()) {
+    auto opened_metrics = metrics_service::open(settings.metrics, why);
+    if (!opened_metrics) {
+      runtime::log_line(fmt::format("ringline-server: {}", why));
+      co_return 1;
+    }
+    metrics = std::move(*opened_metrics);
+  }
   auto opened = sink::open(settings.sink,
                            sink_options{.durable = settings.durable,
                                         .max_line_bytes = settings.max_line_bytes,
@@ -175,6 +185,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   runtime::cancellation stop_watching;
   runtime::cancellation stop_trimming;
   runtime::cancellation sink_done;
+  bool draining = false;
   try {
     loop.spawn(mailbox.run());
     loop.spawn(request_when_done(lines.run(), sink_done));
@@ -182,6 +193,11 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     workers.start(settings.threads - 1, listener_fd, worker_failed);
     loop.spawn(running.run());
     loop.spawn(runtime::trim_free_memory_every(k_trim_period, k_trim_threshold, stop_trimming));
+    if (metrics != nullptr) {
+      loop.spawn(metrics->run(running, workers, lines, draining));
+      runtime::log_line(
+          fmt::format("metrics: serving /metrics and /health on {}", metrics->address()));
+    }
     runtime::log_line(describe_settings(settings, running.local_address()));
     co_await serve_until_signalled(signals, running, workers, worker_failed);
     loop.spawn(watch_while_draining(signals, stop_watching, running, workers));
@@ -189,6 +205,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     failure = std::current_exception();
   }
   const auto grace_end = clock::now() + settings.shutdown_grace;
+  draining = true;  // /health says 503 from here on
   running.stop();
   workers.stop();
   // The grace timer is cut short when the last session of the last thread ends.
@@ -214,6 +231,9 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   }
   stop_watching.request();
   stop_trimming.request();
+  if (metrics != nullptr) {
+    metrics->stop();
+  }
   // No session is left on any thread: the workers only close their loops.
   workers.finish_and_join();
   mailbox.close();

@@ -229,6 +229,7 @@ runtime::task<void> server::serve(
           }
           break;
         }
+        m_stats.lines_received += lines.size();
         if (!framer.has_partial_line()) {
           line_start.reset();
         } else if (!line_start || !lines.empty()) {

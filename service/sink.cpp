@@ -191,14 +191,26 @@ runtime::task<void> sink::run() {
     }
     const runtime::io_options io{.timeout = {}, .cancel = &m_cancel};
     m_write_in_flight = true;
+    auto started = clock::now();
     auto wrote = co_await runtime::write_all(m_fd, m_writing, io);
+    if (wrote) {
+      m_metrics.write_time.record(clock::now() - started);
+      ++m_metrics.writes;
+      m_metrics.bytes += m_writing.size();
+    }
     if (wrote && m_options.durable) {
       // One flush for the whole group: every session whose lines are in it, on whatever
       // thread, waits for the same fdatasync, which is what makes durable acks affordable.
+      started = clock::now();
       wrote = co_await runtime::datasync(m_fd, io);
+      if (wrote) {
+        m_metrics.flush_time.record(clock::now() - started);
+        ++m_metrics.flushes;
+      }
     }
     m_write_in_flight = false;
     if (!wrote) {
+      ++m_metrics.failures;
       std::size_t unwritten = m_writing.size();
       {
         const std::lock_guard lock(m_mutex);

@@ -20,6 +20,7 @@
 #include "runtime/result.hpp"
 #include "runtime/task.hpp"
 #include "runtime/unique_fd.hpp"
+#include "service/sink_metrics.hpp"
 
 namespace ringline::service {
 
@@ -128,6 +129,9 @@ class sink {
   /// Returns the first write error, or a zero code. Any thread.
   [[nodiscard]] std::error_code failure() const;
 
+  /// Returns what the writer did so far. The writer's thread only (the main one).
+  [[nodiscard]] const sink_metrics& metrics() const noexcept { return m_metrics; }
+
  private:
   using clock = std::chrono::steady_clock;
   struct waiter {
@@ -175,6 +179,7 @@ class sink {
   std::coroutine_handle<> m_idle_expiry;  // set while expire_waiters() waits for a waiter
   bool m_stopping = false;
   std::error_code m_failed;
+  sink_metrics m_metrics;  // the writer's thread only
 };
 
 }  // namespace ringline::service

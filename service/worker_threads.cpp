@@ -262,6 +262,16 @@ stats worker_threads::counters() const {
   return sum;
 }
 
+std::vector<stats> worker_threads::per_thread_counters() const {
+  std::vector<stats> each_thread(m_workers.size());
+  for (std::size_t i = 0; i < m_workers.size(); ++i) {
+    const auto& each = *m_workers[i];
+    const std::lock_guard lock(each.mutex);
+    each_thread[i] = each.running != nullptr ? each.running->counters() : each.final_counters;
+  }
+  return each_thread;
+}
+
 std::vector<std::uint64_t> worker_threads::accepted_per_thread() const {
   std::vector<std::uint64_t> accepted;
   accepted.reserve(m_workers.size());
