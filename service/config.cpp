@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-
 #include <cstdio>
 
 #include <CLI/CLI.hpp>
@@ -169,6 +168,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   }
   settings.log_connections = !quiet;
   return {std::move(settings), 0};
+}
+
+runtime::event_loop_options loop_options(const config& settings) noexcept {
+  constexpr std::size_t k_most = 65536;
+  // Connections spread over the threads, but not evenly enough to count on it.
+  const std::size_t wanted = std::min(settings.max_connections + 1024, k_most);
+  return {.queue_depth = 1024, .completion_entries = static_cast<unsigned>(wanted)};
 }
 
 }  // namespace ringline::service

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
 #include <vector>
+#include "runtime/event_loop.hpp"
 
 namespace ringline::service {
 
@@ -46,6 +48,11 @@ struct config {
   /// Where /metrics and /health are served ("HOST:PORT"); empty: nowhere.
   std::string metrics;
 };
+
+/// Options for each thread's event loop: a completion queue with room for a completion of
+/// every connection at once (each session keeps one operation in flight; beyond that the
+/// kernel's overflow list takes them, more slowly), up to the kernel's 65,536.
+runtime::event_loop_options loop_options(const config& settings) noexcept;
 
 /// The most --threads accepts.
 inline constexpr std::size_t k_max_threads = 256;

@@ -286,7 +286,7 @@ int run_program(int argc, const char* const* argv) {
   int status = 1;
   try {
     runtime::signal_set signals{SIGINT, SIGTERM, SIGUSR1, SIGHUP};
-    runtime::event_loop loop;
+    runtime::event_loop loop(loop_options(*parsed.settings));
     status = loop.run(serve(std::move(*parsed.settings), signals));
   } catch (const runtime::io_uring_unavailable& error) {
     runtime::log_line(fmt::format("ringline-server: {}", error.what()));

@@ -125,7 +125,7 @@ void worker_threads::start(std::size_t count, int listener, runtime::cancellatio
 void worker_threads::thread_main(worker& self) noexcept {
   std::string failure;
   try {
-    runtime::event_loop loop;
+    runtime::event_loop loop(loop_options(m_settings));
     loop.run(serve(self));
   } catch (const std::exception& error) {
     failure = error.what();
