@@ -109,7 +109,8 @@ runtime::task<void> wait_for_all_sessions(server& running, worker_threads& worke
 // Serves until SIGINT/SIGTERM; returns normally for either, throws what went wrong otherwise
 // (a worker thread that failed cancels the wait through `failed`).
 runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const server& running,
-                                          worker_threads& workers, runtime::cancellation& failed) {
+                                          worker_threads& workers, sink& lines,
+                                          runtime::cancellation& failed) {
   for (;;) {
     auto signal_number = co_await signals.wait(&failed);
     if (!signal_number) {
@@ -121,8 +122,9 @@ runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const se
     if (*signal_number == SIGUSR1) {
       runtime::log_line((co_await collect_all_counters(running, workers)).summary());
     } else if (*signal_number == SIGHUP) {
-      // Until the sink can be reopened (log rotation), SIGHUP must at least not end the server.
-      runtime::log_line("signal 1 (SIGHUP): nothing to reload; ignored");
+      // Log rotation: the file sink is reopened by its path; nothing else is reloaded.
+      runtime::log_line(lines.reopen() ? "signal 1 (SIGHUP): reopening the sink file"
+                                       : "signal 1 (SIGHUP): no sink file to reopen; ignored");
     } else {
       runtime::log_line(fmt::format("signal {}: shutting down (grace {})", *signal_number,
                                     duration_text(running.settings().shutdown_grace)));
@@ -199,7 +201,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
           fmt::format("metrics: serving /metrics and /health on {}", metrics->address()));
     }
     runtime::log_line(describe_settings(settings, running.local_address()));
-    co_await serve_until_signalled(signals, running, workers, worker_failed);
+    co_await serve_until_signalled(signals, running, workers, lines, worker_failed);
     loop.spawn(watch_while_draining(signals, stop_watching, running, workers));
   } catch (...) {
     failure = std::current_exception();

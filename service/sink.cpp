@@ -37,6 +37,7 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, sink_
   auto opened = std::make_unique<sink>(std::move(file->fd), raw, false, options);
   opened->m_repaired = file->repaired_bytes;
   opened->m_marked = file->marked;
+  opened->m_path = spec;
   return opened;
 }
 
@@ -145,7 +146,7 @@ class sink::work_awaiter {
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> writer) {
     const std::lock_guard lock(m_sink.m_mutex);
-    if (!m_sink.m_pending.empty() || m_sink.m_stopping || m_sink.m_failed) {
+    if (!m_sink.m_pending.empty() || m_sink.m_stopping || m_sink.m_failed || m_sink.m_reopen) {
       return false;
     }
     m_sink.m_idle_writer = writer;
@@ -167,9 +168,61 @@ void sink::wake_on_writer(std::coroutine_handle<> handle) noexcept {
   }
 }
 
+bool sink::reopen() {
+  if (m_path.empty()) {
+    return false;
+  }
+  std::coroutine_handle<> writer;
+  {
+    const std::lock_guard lock(m_mutex);
+    m_reopen = true;
+    writer = std::exchange(m_idle_writer, nullptr);
+  }
+  if (writer) {
+    wake_on_writer(writer);
+  }
+  return true;
+}
+
+runtime::task<void> sink::reopen_file() {
+  if (m_options.durable) {
+    // Everything acknowledged was flushed already; this covers the rest written since.
+    (void)co_await runtime::datasync(m_fd, {.timeout = {}, .cancel = &m_cancel});
+  }
+  std::string why;
+  auto file = open_sink_file(m_path, m_options.max_line_bytes, why);
+  if (!file) {
+    runtime::log_line(fmt::format("sink: cannot reopen: {}; still writing to the old file", why));
+    co_return;
+  }
+  if (m_marked) {
+    sink_file_unmark(m_fd);  // the old file ends with whole lines: no repair is owed
+  }
+  const auto written = std::exchange(m_written_since_open, 0);
+  m_fd = file->fd.get();
+  m_owned = std::move(file->fd);  // closes the old file, releasing its lock
+  m_marked = file->marked;
+  runtime::log_line(fmt::format(
+      "sink {}: reopened ({} bytes went to the previous file{})", m_path, written,
+      file->repaired_bytes > 0
+          ? fmt::format("; cut {} bytes of a torn last line of the new one", file->repaired_bytes)
+          : std::string()));
+}
+
 runtime::task<void> sink::run() {
   for (;;) {
     bool idle = false;
+    bool reopen_now = false;
+    {
+      const std::lock_guard lock(m_mutex);
+      reopen_now = std::exchange(m_reopen, false) && !m_failed;
+    }
+    if (reopen_now) {
+      // Before the pending lines: none of them is acknowledged yet, so they belong to the
+      // new file.
+      co_await reopen_file();
+      continue;
+    }
     {
       const std::lock_guard lock(m_mutex);
       if (m_pending.empty() || m_failed) {
@@ -197,6 +250,7 @@ runtime::task<void> sink::run() {
       m_metrics.write_time.record(clock::now() - started);
       ++m_metrics.writes;
       m_metrics.bytes += m_writing.size();
+      m_written_since_open += m_writing.size();
     }
     if (wrote && m_options.durable) {
       // One flush for the whole group: every session whose lines are in it, on whatever

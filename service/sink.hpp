@@ -129,6 +129,14 @@ class sink {
   /// Returns the first write error, or a zero code. Any thread.
   [[nodiscard]] std::error_code failure() const;
 
+  /// Asks the writer to reopen a file sink by its path once the write in progress is done,
+  /// for log rotation: lines acknowledged before the call are in the old file, the ones
+  /// written after it in the new one, none in both. With --durable the old file is flushed
+  /// before it is closed. If the path cannot be opened, the writer logs why and keeps
+  /// writing to the old file. Returns false (and does nothing) for stdout and none. Any
+  /// thread.
+  bool reopen();
+
   /// Returns what the writer did so far. The writer's thread only (the main one).
   [[nodiscard]] const sink_metrics& metrics() const noexcept { return m_metrics; }
 
@@ -152,6 +160,7 @@ class sink {
   void resume_taken() noexcept;
   // Wakes a coroutine of the writer's loop (the writer, the expiry) from any thread.
   void wake_on_writer(std::coroutine_handle<> handle) noexcept;
+  runtime::task<void> reopen_file();
   void fail_all(std::error_code error) noexcept;
 
   runtime::unique_fd m_owned;
@@ -179,7 +188,10 @@ class sink {
   std::coroutine_handle<> m_idle_expiry;  // set while expire_waiters() waits for a waiter
   bool m_stopping = false;
   std::error_code m_failed;
-  sink_metrics m_metrics;  // the writer's thread only
+  sink_metrics m_metrics;                  // the writer's thread only
+  std::string m_path;                      // a file sink's path, for reopen()
+  bool m_reopen = false;                   // guarded by m_mutex: reopen() was asked for
+  std::uint64_t m_written_since_open = 0;  // the writer's thread only
 };
 
 }  // namespace ringline::service
