@@ -84,6 +84,8 @@ std::string render_metrics(const metrics_view& view) {
             sink.flushes);
     counter(out, "ringline_sink_failures_total", "Writes or flushes of the sink that failed.",
             sink.failures);
+    counter(out, "ringline_sink_recoveries_total",
+            "Times a failing file sink had room again and took lines.", sink.recoveries);
     out.histogram("ringline_sink_write_seconds", "Time a write to the sink took.", sink.write_time);
     out.histogram("ringline_sink_flush_seconds", "Time an fdatasync of the sink took.",
                   sink.flush_time);

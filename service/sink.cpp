@@ -1,14 +1,18 @@
 #include "service/sink.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 #include <new>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "runtime/duration.hpp"
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
@@ -38,6 +42,10 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, sink_
   opened->m_repaired = file->repaired_bytes;
   opened->m_marked = file->marked;
   opened->m_path = spec;
+  struct stat status {};
+  if (::fstat(raw, &status) == 0 && S_ISREG(status.st_mode)) {
+    opened->m_good_size = status.st_size;
+  }
   return opened;
 }
 
@@ -53,7 +61,7 @@ sink::~sink() = default;
 
 std::error_code sink::failure() const {
   const std::lock_guard lock(m_mutex);
-  return m_failed;
+  return m_failed ? m_failed : m_unavailable;
 }
 
 sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
@@ -64,8 +72,8 @@ sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
   std::uint64_t ticket = 0;
   {
     const std::lock_guard lock(m_mutex);
-    if (m_failed) {
-      return {*this, 0, m_failed};
+    if (m_failed || m_unavailable) {
+      return {*this, 0, m_failed ? m_failed : m_unavailable};
     }
     if (!m_pending.empty() && m_pending.size() >= m_options.pending_limit) {
       return {*this, 0, std::make_error_code(std::errc::no_buffer_space)};
@@ -202,11 +210,75 @@ runtime::task<void> sink::reopen_file() {
   m_fd = file->fd.get();
   m_owned = std::move(file->fd);  // closes the old file, releasing its lock
   m_marked = file->marked;
+  struct stat status {};
+  m_good_size = ::fstat(m_fd, &status) == 0 && S_ISREG(status.st_mode) ? status.st_size : -1;
   runtime::log_line(fmt::format(
       "sink {}: reopened ({} bytes went to the previous file{})", m_path, written,
       file->repaired_bytes > 0
           ? fmt::format("; cut {} bytes of a torn last line of the new one", file->repaired_bytes)
           : std::string()));
+}
+
+runtime::task<void> sink::ride_out_failure(std::error_code error) {
+  // A write that failed half way left part of the batch in the file: cut it, so that the
+  // file ends with the last whole line that was written (and acknowledged).
+  struct stat before {};
+  const bool sized = ::fstat(m_fd, &before) == 0;
+  const bool cut = ::ftruncate(m_fd, m_good_size) == 0;
+  const auto removed =
+      sized && cut && before.st_size > m_good_size ? before.st_size - m_good_size : 0;
+  const auto since = clock::now();
+  {
+    // None of these lines is acknowledged: their sessions get "sink failed"; new
+    // connections get "sink unavailable" until a write succeeds again.
+    const std::lock_guard lock(m_mutex);
+    m_unavailable = error;
+    m_pending.clear();
+    m_written = m_appended;
+    take_waiters_locked(true, error);
+  }
+  m_writing.clear();
+  resume_taken();
+  runtime::log_line(fmt::format(
+      "sink: write failed: {}; {} bytes cut back to the last whole line; new connections get "
+      "'sink unavailable' until a write succeeds (tried every second)",
+      error.message(), removed));
+  std::uint64_t attempts = 0;
+  for (;;) {
+    if (!co_await runtime::sleep_for(k_retry_interval, &m_retry_cancel)) {
+      co_return;  // stop() or abort(): run() sees it and ends
+    }
+    ++attempts;
+    if (probe_room()) {
+      break;
+    }
+  }
+  {
+    const std::lock_guard lock(m_mutex);
+    m_unavailable = {};
+  }
+  ++m_metrics.recoveries;
+  runtime::log_line(fmt::format(
+      "sink: writing again after {} ({} attempts); accepting lines",
+      runtime::format_duration(
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - since), ""),
+      attempts));
+}
+
+bool sink::probe_room() noexcept {
+  // Room for a page more at the end means a write of lines would get through again. The
+  // probe leaves the file as it was: fallocate without KEEP_SIZE grows it, so cut it back.
+  constexpr off_t k_probe_bytes = 4096;
+  if (::fallocate(m_fd, 0, m_good_size, k_probe_bytes) == 0) {
+    return ::ftruncate(m_fd, m_good_size) == 0;
+  }
+  if (errno != EOPNOTSUPP) {
+    return false;
+  }
+  // A file system without fallocate: one byte written and cut again.
+  const char probe = '\n';
+  const bool wrote = ::write(m_fd, &probe, 1) == 1;
+  return ::ftruncate(m_fd, m_good_size) == 0 && wrote;
 }
 
 runtime::task<void> sink::run() {
@@ -276,12 +348,21 @@ runtime::task<void> sink::run() {
             fmt::format("sink: stopped with {} bytes unwritten at the end of the "
                         "shutdown grace; none of them was acknowledged",
                         unwritten));
-      } else {
+        fail_all(wrote.error());
+        break;
+      }
+      if (m_good_size < 0) {
+        // A pipe or a device: nothing to cut back, and no way to try it without data.
         runtime::log_line(fmt::format("sink: write failed: {}; no further line can be acknowledged",
                                       wrote.error().message()));
+        fail_all(wrote.error());
+        break;
       }
-      fail_all(wrote.error());
-      break;
+      co_await ride_out_failure(wrote.error());
+      continue;
+    }
+    if (m_good_size >= 0) {
+      m_good_size += static_cast<off_t>(m_writing.size());
     }
     {
       const std::lock_guard lock(m_mutex);
@@ -376,6 +457,7 @@ void sink::abort() noexcept {
   }
   m_cancel.request();
   m_stop_expiry.request();
+  m_retry_cancel.request();
   if (!m_write_in_flight) {
     // No write in flight to report the cancellation: fail the waiting appends here.
     fail_all(std::make_error_code(std::errc::operation_canceled));
@@ -397,6 +479,7 @@ void sink::stop() noexcept {
     m_stopping = true;
     writer = std::exchange(m_idle_writer, nullptr);
   }
+  m_retry_cancel.request();  // a failing sink stops trying
   if (writer) {
     wake_on_writer(writer);
   }

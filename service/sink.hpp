@@ -11,6 +11,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <sys/types.h>
 #include <thread>
 #include <vector>
 
@@ -161,6 +163,10 @@ class sink {
   // Wakes a coroutine of the writer's loop (the writer, the expiry) from any thread.
   void wake_on_writer(std::coroutine_handle<> handle) noexcept;
   runtime::task<void> reopen_file();
+  // After a failed write to a file: cut it back to its last whole line, fail the waiting
+  // lines, refuse new ones, and try every second until there is room again.
+  runtime::task<void> ride_out_failure(std::error_code error);
+  bool probe_room() noexcept;
   void fail_all(std::error_code error) noexcept;
 
   runtime::unique_fd m_owned;
@@ -192,6 +198,11 @@ class sink {
   std::string m_path;                      // a file sink's path, for reopen()
   bool m_reopen = false;                   // guarded by m_mutex: reopen() was asked for
   std::uint64_t m_written_since_open = 0;  // the writer's thread only
+  // A regular file's size up to its last whole written line, or -1 for pipes and devices.
+  off_t m_good_size = -1;
+  std::error_code m_unavailable;  // guarded by m_mutex: set while a failed file is retried
+  runtime::cancellation m_retry_cancel;
+  static constexpr std::chrono::seconds k_retry_interval{1};
 };
 
 }  // namespace ringline::service
