@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
+#include <cstdlib>
 #include <new>
 #include <optional>
 
@@ -42,6 +43,8 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, sink_
   opened->m_repaired = file->repaired_bytes;
   opened->m_marked = file->marked;
   opened->m_path = spec;
+  const char* naive = std::getenv("RINGLINE_BENCH_SYNC_EACH_LINE");
+  opened->m_sync_each_line = options.durable && naive != nullptr && std::string_view(naive) == "1";
   struct stat status {};
   if (::fstat(raw, &status) == 0 && S_ISREG(status.st_mode)) {
     opened->m_good_size = status.st_size;
@@ -281,6 +284,23 @@ bool sink::probe_room() noexcept {
   return ::ftruncate(m_fd, m_good_size) == 0 && wrote;
 }
 
+runtime::task<runtime::result<void>> sink::write_and_sync_each_line(runtime::io_options io) {
+  std::string_view rest = m_writing;
+  while (!rest.empty()) {
+    const auto line = rest.substr(0, rest.find('\n') + 1);
+    rest.remove_prefix(line.size());
+    if (auto wrote = co_await runtime::write_all(m_fd, line, io); !wrote) {
+      co_return wrote.error();
+    }
+    if (auto flushed = co_await runtime::datasync(m_fd, io); !flushed) {
+      co_return flushed.error();
+    }
+    ++m_metrics.writes;
+    ++m_metrics.flushes;
+  }
+  co_return runtime::result<void>{};
+}
+
 runtime::task<void> sink::run() {
   for (;;) {
     bool idle = false;
@@ -316,6 +336,24 @@ runtime::task<void> sink::run() {
     }
     const runtime::io_options io{.timeout = {}, .cancel = &m_cancel};
     m_write_in_flight = true;
+    if (m_sync_each_line) {
+      // The naive durable path bench/durable compares against: every line written and
+      // flushed on its own. Never the default (RINGLINE_BENCH_SYNC_EACH_LINE=1 only).
+      auto wrote_each = co_await write_and_sync_each_line(io);
+      m_write_in_flight = false;
+      if (!wrote_each) {
+        fail_all(wrote_each.error());
+        break;
+      }
+      const std::lock_guard lock(m_mutex);
+      m_written += m_writing.size();
+      take_waiters_locked(false, {});
+      m_writing.clear();
+    }
+    if (m_writing.empty()) {
+      resume_taken();
+      continue;
+    }
     auto started = clock::now();
     auto wrote = co_await runtime::write_all(m_fd, m_writing, io);
     if (wrote) {

@@ -19,6 +19,7 @@
 #include "runtime/cancellation.hpp"
 #include "runtime/event.hpp"
 #include "runtime/inbox.hpp"
+#include "runtime/io.hpp"
 #include "runtime/result.hpp"
 #include "runtime/task.hpp"
 #include "runtime/unique_fd.hpp"
@@ -167,6 +168,7 @@ class sink {
   // lines, refuse new ones, and try every second until there is room again.
   runtime::task<void> ride_out_failure(std::error_code error);
   bool probe_room() noexcept;
+  runtime::task<runtime::result<void>> write_and_sync_each_line(runtime::io_options io);
   void fail_all(std::error_code error) noexcept;
 
   runtime::unique_fd m_owned;
@@ -203,6 +205,7 @@ class sink {
   std::error_code m_unavailable;  // guarded by m_mutex: set while a failed file is retried
   runtime::cancellation m_retry_cancel;
   static constexpr std::chrono::seconds k_retry_interval{1};
+  bool m_sync_each_line = false;  // bench/durable's naive baseline
 };
 
 }  // namespace ringline::service
