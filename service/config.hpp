@@ -43,6 +43,9 @@ struct config {
   /// Event loop threads, each with its own ring and server on the one listening socket; the
   /// default is the number of CPUs the process may run on (default_thread_count()).
   std::size_t threads = 1;
+  /// Every connection must begin with a PROXY protocol header (v1 or v2), read before the
+  /// greeting; the client address it carries stands for the peer in logs. Never guessed.
+  bool proxy_protocol = false;
 };
 
 /// The most --threads accepts.
