@@ -147,6 +147,27 @@ TEST(proxy_protocol_test, header_that_never_completes_is_closed_after_three_seco
   EXPECT_EQ(live_counters(server).at("proxy_errors"), 1U);
 }
 
+TEST(proxy_protocol_test, shutdown_closes_a_connection_still_in_its_header_without_greeting) {
+  auto server = start_server({"--proxy-protocol", "--sink", "none"});
+  auto client = server.connect();
+  client.send_all("PROXY TCP4 ");
+  // accepted=1: the connection is a session, waiting for the rest of its header, before the
+  // signal comes.
+  ASSERT_EQ(live_counters(server).at("accepted"), 1U);
+  ASSERT_TRUE(server.process().send_signal(SIGTERM));
+  ASSERT_TRUE(client.wait_for_eof(k_wait)) << server.process().stderr_so_far();
+  EXPECT_EQ(client.read_until_eof(1s), "");  // no greeting, nothing at all
+  client.close();
+  // The SIGTERM above ends it (a second one would mean "exit now").
+  EXPECT_EQ(server.process().wait_for_exit(k_wait), 0) << server.process().stderr_so_far();
+  const auto line = wait_for_stderr_line(server.process(), "stats: ");
+  ASSERT_TRUE(line) << server.process().stderr_so_far();
+  const auto counters = parse_stats(*line);
+  // A shutdown is no fault of the client's: not a PROXY error, and nothing forced.
+  EXPECT_EQ(counters.at("proxy_errors"), 0U) << *line;
+  EXPECT_EQ(counters.at("forced"), 0U) << *line;
+}
+
 TEST(proxy_protocol_test, without_the_flag_a_proxy_line_is_just_a_line) {
   auto server = start_server({"--sink", "none"});
   auto client = server.connect();
