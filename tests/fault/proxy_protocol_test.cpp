@@ -168,6 +168,16 @@ TEST(proxy_protocol_test, shutdown_closes_a_connection_still_in_its_header_witho
   EXPECT_EQ(counters.at("forced"), 0U) << *line;
 }
 
+TEST(proxy_protocol_test, help_lists_the_flag) {
+  test_support::child_options options;
+  options.argv = {test_support::server_path(), "--help"};
+  test_support::child_process help(std::move(options));
+  const auto out = help.read_stdout_all(k_wait);
+  ASSERT_TRUE(out);
+  EXPECT_EQ(help.wait_for_exit(k_wait), 0);
+  EXPECT_NE(out->find("  --proxy-protocol "), std::string::npos) << *out;
+}
+
 TEST(proxy_protocol_test, without_the_flag_a_proxy_line_is_just_a_line) {
   auto server = start_server({"--sink", "none"});
   auto client = server.connect();
