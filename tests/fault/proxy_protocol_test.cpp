@@ -72,6 +72,16 @@ TEST(proxy_protocol_test, v1_header_with_lines_behind_it_gets_greeting_acks_and_
   EXPECT_EQ(live_counters(server)["proxy_errors"], 0U);
 }
 
+TEST(proxy_protocol_test, v1_tcp6_header_logs_the_ipv6_client_in_brackets) {
+  auto server = start_server({"--proxy-protocol", "--sink", "none"});
+  auto client = server.connect();
+  client.send_all("PROXY TCP6 2001:db8::7 ::1 40001 10008\r\n");
+  EXPECT_EQ(client.read_line(k_wait), k_greeting);
+  const auto connected = wait_for_stderr_prefix(server.process(), "connect ");
+  ASSERT_TRUE(connected) << server.process().stderr_so_far();
+  EXPECT_EQ(*connected, "connect [2001:db8::7]:40001");
+}
+
 TEST(proxy_protocol_test, v2_header_in_pieces_then_a_line_gets_greeting_and_ack) {
   auto server = start_server({"--proxy-protocol", "--sink", "none"});
   auto client = server.connect();
