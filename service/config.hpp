@@ -47,6 +47,9 @@ struct config {
   std::size_t threads = 1;
   /// Where /metrics and /health are served ("HOST:PORT"); empty: nowhere.
   std::string metrics;
+  /// Every connection must begin with a PROXY protocol header (v1 or v2), read before the
+  /// greeting; the client address it carries stands for the peer in logs. Never guessed.
+  bool proxy_protocol = false;
 };
 
 /// Options for each thread's event loop: a completion queue with room for a completion of

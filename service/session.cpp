@@ -20,6 +20,7 @@
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
 #include "runtime/socket.hpp"
+#include "service/proxy_intake.hpp"
 #include "service/server.hpp"
 #include "service/session_ending.hpp"
 
@@ -70,6 +71,24 @@ void log_internal_error(std::exception_ptr error) noexcept {
     }
   } catch (...) {
     runtime::log_line("session: internal error: unknown exception");
+  }
+}
+
+// Logs a connection refused for its PROXY header, with the TCP peer (the load balancer, or
+// whoever connected without one): the one line such a connection gets, whatever --quiet says,
+// since it means a misconfigured balancer or a client going around it.
+void log_proxy_refusal(const session& state, std::string_view reason) noexcept {
+  try {
+    std::string peer = state.peer_text;
+    if (peer.empty()) {
+      auto address = runtime::peer_address(state.fd());
+      peer = address ? address->to_string() : "unknown peer";
+    }
+    runtime::log(runtime::log_level::warn,
+                 fmt::format("proxy header from {}: {}; closed without a greeting", peer, reason),
+                 {{"event", "proxy_error"}, {"peer", peer}, {"reason", reason}});
+  } catch (const std::bad_alloc&) {
+    runtime::log_line("proxy header refused (no memory to describe it)");
   }
 }
 
@@ -137,14 +156,39 @@ runtime::task<void> server::serve(
   const runtime::io_options io{.timeout = {}, .cancel = &state.io_cancel()};
   const runtime::io_options ack_io{.timeout = m_config.idle_timeout, .cancel = &state.io_cancel()};
   ending why = ending::eof;
+  // Whether the connect line was logged, by this activation or an earlier one: a connection
+  // refused for its PROXY header gets one line of its own instead of a connect/disconnect pair.
+  bool announced = resumed.has_value();
   // Whatever goes wrong inside one session (out of memory while framing or copying lines to
   // the sink) ends that session only; the locals of this block, its buffers, die with it.
   try {
     bool greeted = resumed.has_value();
-    if (!greeted && m_sink.failure()) {
+    bool admitted = true;
+    std::vector<char> carry;  // line data that arrived in the same receive as the PROXY header
+    if (!greeted && m_config.proxy_protocol) {
+      // Before the greeting: a client must not be told "connect" by a server that then refuses
+      // it, and until the header is read nobody knows whom the connection is for.
+      auto intake =
+          co_await read_proxy_header(state.fd(), &state.read_cancel(), k_proxy_header_time);
+      if (!intake.refusal.empty()) {
+        why = ending::bad_proxy_header;
+        admitted = false;
+        log_proxy_refusal(state, intake.refusal);
+      } else if (intake.error) {
+        why = runtime::is_cancelled(intake.error) ? ending::shutdown : ending::reset;
+        admitted = false;
+      } else {
+        if (!intake.header.local && m_config.log_connections) {
+          state.peer_text = intake.header.source.to_string();
+        }
+        carry = std::move(intake.rest);
+      }
+    }
+    if (!greeted && admitted && m_sink.failure()) {
       // Its lines could not be acknowledged: say so instead of greeting.
       why = ending::sink_unavailable;
-    } else if (!greeted) {
+    } else if (!greeted && admitted) {
+      announced = true;
       if (m_config.log_connections) {
         runtime::log(runtime::log_level::info, fmt::format("connect {}", state.peer_text),
                      {{"event", "connect"}, {"peer", state.peer_text}});
@@ -172,7 +216,7 @@ runtime::task<void> server::serve(
         const runtime::io_options read_options{.timeout = limit.wait,
                                                .cancel = &state.read_cancel()};
         auto pooled = std::exchange(resumed, std::nullopt);
-        if (!pooled && shared_buffers != nullptr) {
+        if (!pooled && carry.empty() && shared_buffers != nullptr) {
           if (!line_start && !state.read_cancel().requested()) {
             // Nothing in progress: wait without a coroutine. This frame ends here; the
             // session lives on in its parked receive, whose completion starts another.
@@ -187,7 +231,10 @@ runtime::task<void> server::serve(
         std::span<const char> chunk;
         std::error_code read_error;
         bool received = false;
-        if (pooled) {
+        if (!carry.empty()) {
+          chunk = carry;  // framed before anything else is received
+          received = true;
+        } else if (pooled) {
           if (*pooled) {
             lease = std::move(**pooled);
             chunk = lease.data();
@@ -268,6 +315,7 @@ runtime::task<void> server::serve(
         }
         // What the chunk needed is done with; keep only the unfinished line while waiting.
         lease.reset();
+        std::vector<char>().swap(carry);
         framer.release_memory();
         if (lines.capacity() > k_kept_line_slots) {
           std::vector<std::string_view>().swap(lines);
@@ -292,7 +340,7 @@ runtime::task<void> server::serve(
     (void)co_await runtime::send_all(state.fd(), protocol::error_line(*reason), ack_io);
   }
   count(m_stats, why);
-  if (m_config.log_connections) {
+  if (m_config.log_connections && announced) {
     try {
       const auto lines = std::to_string(state.lines_acked);
       runtime::log(

@@ -22,6 +22,9 @@ enum class ending {
   sink_failed,       ///< the lines could not be written (write error, --sink-timeout, backlog)
   internal_error,    ///< the server could not go on with this session (out of memory, ...)
   sink_unavailable,  ///< the sink was failing when the connection came: closed ungreeted
+  /// --proxy-protocol: the connection did not begin with a valid PROXY header within 3 s
+  /// (malformed, missing, or too slow); closed without a greeting.
+  bad_proxy_header,
 };
 
 /// Returns the reason printed on the session's `disconnect` log line.

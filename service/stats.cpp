@@ -20,6 +20,7 @@ stats& stats::operator+=(const stats& other) noexcept {
   forced_closes += other.forced_closes;
   internal_errors += other.internal_errors;
   lines_received += other.lines_received;
+  proxy_errors += other.proxy_errors;
   return *this;
 }
 
@@ -27,11 +28,11 @@ std::string stats::summary() const {
   return fmt::format(
       "stats: accepted={} refused={} active={} lines={} bytes={} errors: line_too_long={} "
       "idle_timeout={} line_timeout={} stalled={} reset={} sink={} accept={} internal={} "
-      "forced={}",
+      "forced={} proxy_errors={}",
       accepted.load(), refused.load(), active.load(), lines.load(), bytes.load(),
       line_too_long.load(), idle_timeouts.load(), line_timeouts.load(), stalled.load(),
       resets.load(), sink_errors.load(), accept_errors.load(), internal_errors.load(),
-      forced_closes.load());
+      forced_closes.load(), proxy_errors.load());
 }
 
 }  // namespace ringline::service

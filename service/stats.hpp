@@ -61,6 +61,9 @@ struct stats {
   stat_counter forced_closes;    ///< sessions cut at the end of the shutdown grace
   stat_counter internal_errors;  ///< sessions ended by an internal failure (no memory, ...)
   stat_counter lines_received;   ///< complete lines framed (for /metrics; not in summary())
+  /// --proxy-protocol: connections closed without a greeting for a missing, malformed or
+  /// slow PROXY header.
+  stat_counter proxy_errors;
 
   /// Adds every counter of `other` to this one (summing the servers of all threads); the
   /// caller owns this object.

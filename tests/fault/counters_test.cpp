@@ -98,6 +98,7 @@ TEST(counters_test, sigusr1_and_exit_print_the_counters_of_the_traffic) {
       {"accept", 0},
       {"internal", 0},
       {"forced", 0},
+      {"proxy_errors", 0},
   };
   EXPECT_EQ(live, expected);
 

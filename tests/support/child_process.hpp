@@ -19,6 +19,9 @@ enum class stdio_mode {
   null,     ///< /dev/null
   pipe,     ///< a pipe the child_process reads (stdout, stderr) or writes (stdin)
   file,     ///< stdout only: the file child_options::stdout_path, created or truncated
+  /// stdin only: a copy of child_options::stdin_fd (a listening socket a program inherits as
+  /// `fd@0`, say); the caller keeps its own descriptor.
+  descriptor,
 };
 
 /// Describes how to start a child program.
@@ -36,6 +39,8 @@ struct child_options {
   stdio_mode stderr_mode = stdio_mode::pipe;
   /// Target of stdout when stdout_mode is stdio_mode::file.
   std::string stdout_path;
+  /// Source of stdin when stdin_mode is stdio_mode::descriptor.
+  int stdin_fd = -1;
 };
 
 /// Runs one child program with blocking POSIX calls and owns it until it has been reaped.

@@ -195,6 +195,15 @@ spawned_child spawn(child_options& options) {
         }
         child_ends[i] = open_or_throw(options.stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC);
         break;
+      case stdio_mode::descriptor:
+        if (i != 0) {
+          throw std::invalid_argument("child_process: stdio_mode::descriptor is for stdin only");
+        }
+        child_ends[i] = unique_fd(::fcntl(options.stdin_fd, F_DUPFD_CLOEXEC, 3));
+        if (!child_ends[i]) {
+          throw_errno(errno, "dup stdin descriptor");
+        }
+        break;
       case stdio_mode::pipe: {
         auto p = make_pipe();
         child_ends[i] = std::move(i == 0 ? p.read : p.write);

@@ -17,9 +17,10 @@ struct spawned_child {
 };
 
 /// Forks and execs the program `options` describes, returning once exec has succeeded.
-/// Throws std::invalid_argument for an empty argv or a file mode on stdin/stderr, and
-/// std::system_error if a pipe or file cannot be opened, fork fails, or exec fails (with the
-/// child's errno; that child is reaped before the throw). `options.argv` is used in place.
+/// Throws std::invalid_argument for an empty argv, a file mode on stdin/stderr or a descriptor
+/// mode on stdout/stderr, and std::system_error if a pipe or file cannot be opened, fork
+/// fails, or exec fails (with the child's errno; that child is reaped before the throw).
+/// `options.argv` is used in place.
 spawned_child spawn(child_options& options);
 
 }  // namespace ringline::test_support::detail
