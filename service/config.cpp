@@ -159,10 +159,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("-V,--version", "ringline-server " RINGLINE_VERSION);
   app.add_option("--host", settings.host,
-                 "Address to listen on: an IPv4/IPv6 literal or a name, resolved once at start")
+                 "Address to listen on: an IPv4/IPv6 literal or a name, resolved once at start; "
+                 "not used when systemd passes the socket (socket activation)")
       ->check(check_host)
       ->capture_default_str();
-  app.add_option("-p,--port", settings.port, "TCP port; 0 picks a free one (printed at start)")
+  app.add_option(
+         "-p,--port", settings.port,
+         "TCP port; 0 picks a free one (printed at start); not used under socket activation")
       ->check(runtime::check_port)
       ->capture_default_str();
   app.add_option("--greeting", settings.greeting, "Line sent to every new client")

@@ -3,9 +3,11 @@
 // its default (so the shipped file cannot drift from the program).
 #include <gtest/gtest.h>
 
+#include <optional>
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tests/integration/integration_support.hpp"
@@ -105,8 +107,10 @@ TEST(config_file_test, file_sets_the_port_and_the_greeting) {
       auto server = test_support::server_process::start(
           server_path(), {"--config", config.string(), "--sink", "none"}, k_wait);
       EXPECT_EQ(server.port(), port);
-      auto client = server.connect();
-      EXPECT_EQ(client.read_line(k_wait), "from the file\n");
+      {
+        auto client = server.connect();
+        EXPECT_EQ(client.read_line(k_wait), "from the file\n");
+      }
       EXPECT_EQ(server.stop(), 0);
       return;
     } catch (const std::runtime_error& error) {
@@ -163,6 +167,59 @@ TEST(config_file_test, shipped_config_lists_every_flag_of_help) {
     keys.emplace("--" + key);
   }
   EXPECT_EQ(keys, flags) << "packaging/ringline.conf and --help name different settings";
+}
+
+/// Returns the default `help` shows for `flag` ("--port" in "  -p,--port UINT=10008  ...")
+/// and whether it is a duration; nullopt for a flag without one (--durable).
+std::optional<std::pair<std::string, bool>> help_default(std::string_view help,
+                                                         std::string_view flag) {
+  for (const auto& line : split_lines(help)) {
+    const std::string_view text(line);
+    const auto at = text.find(std::string(flag) + " ");
+    if (!text.starts_with("  -") || at == std::string_view::npos || at > 5) {
+      continue;
+    }
+    const auto head = text.substr(0, text.find("  ", 2));  // before the description
+    const auto equals = head.rfind('=');
+    if (equals == std::string_view::npos) {
+      return std::nullopt;
+    }
+    return std::pair{std::string(head.substr(equals + 1)),
+                     head.find(" DURATION=") != std::string_view::npos};
+  }
+  return std::nullopt;
+}
+
+TEST(config_file_test, shipped_config_values_are_the_help_defaults) {
+  const auto help = run_program({server_path(), "--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  std::size_t compared = 0;
+  for (const auto& line : split_lines(read_file(shipped_config_path()))) {
+    const auto equals = line.find(" = ");
+    if (!line.starts_with("# ") || equals == std::string::npos) {
+      continue;
+    }
+    const auto key = line.substr(2, equals - 2);
+    auto value = line.substr(equals + 3);
+    if (key.find(' ') != std::string::npos || key == "threads") {
+      continue;  // prose, or the one default that depends on the machine (its CPUs)
+    }
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
+      value = value.substr(1, value.size() - 2);
+    }
+    const auto shown = help_default(help.out, "--" + key);
+    if (!shown) {
+      EXPECT_EQ(value, "false") << key << ": a flag is off by default";
+      continue;
+    }
+    auto expected = shown->first;
+    if (shown->second) {  // "300 s" in the help, "300s" in the file
+      std::erase(expected, ' ');
+    }
+    EXPECT_EQ(value, expected) << key;
+    ++compared;
+  }
+  EXPECT_GE(compared, 12U);
 }
 
 TEST(config_file_test, shipped_config_holds_the_defaults_commented_out) {
