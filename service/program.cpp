@@ -158,7 +158,7 @@ runtime::result<runtime::unique_fd> listen_or_inherit(const config& settings,
                              "single ListenStream= (ListenStream=[::]:PORT with "
                              "BindIPv6Only=both covers IPv4 and IPv6)",
                              activated.size(), activated.front().get(), activated.back().get()));
-    return std::errc::too_many_files_open;
+    return std::errc::invalid_argument;
   }
   if (activated.size() == 1) {
     // systemd owns this socket: it is never shut down here, only our descriptor is closed.
