@@ -178,6 +178,17 @@ TEST(systemd_test, notify_sends_ready_status_watchdog_and_stopping) {
   EXPECT_EQ(server.process().wait_for_exit(k_wait), 0) << server.process().stderr_so_far();
 }
 
+TEST(systemd_test, status_comes_every_few_seconds_without_being_asked) {
+  // No watchdog, no signal: the only STATUS= after READY=1's is the periodic one (5 s).
+  notify_socket manager;
+  auto server = start_notifying(manager, "", {});
+  ASSERT_TRUE(manager.wait_for("READY=1", k_wait)) << server.process().stderr_so_far();
+  const auto status = manager.receive(k_wait);
+  ASSERT_TRUE(status) << "no STATUS= within " << k_wait.count() << " ms";
+  EXPECT_EQ(*status, "STATUS=connections=0 lines=0");
+  EXPECT_EQ(server.stop(), 0);
+}
+
 TEST(systemd_test, no_watchdog_for_another_pid) {
   // WATCHDOG_PID names the process the manager watches; a child that is not it must not
   // feed the watchdog. Here WATCHDOG_PID is the shell's parent, not the server.
