@@ -29,6 +29,8 @@ class protocol_category_impl final : public std::error_category {
         return "sink failed";
       case errc::internal_error:
         return "internal error";
+      case errc::sink_unavailable:
+        return "sink unavailable";
     }
     return "unknown protocol error";
   }

@@ -6,7 +6,8 @@ namespace ringline::protocol {
 
 /// Enumerates the protocol-level failures of a session, in the "ringline.protocol" category.
 ///
-/// The messages of line_too_long, idle_timeout, line_timeout, sink_failed and internal_error are
+/// The messages of line_too_long, idle_timeout, line_timeout, sink_failed, internal_error and
+/// sink_unavailable are
 /// the reasons the server writes on the wire after "error: " (see error_line in
 /// protocol/messages.hpp), so they are part of the protocol and must not change.
 enum class errc {
@@ -18,6 +19,7 @@ enum class errc {
   line_timeout,       ///< "line timeout": a line stayed unfinished for --line-timeout.
   sink_failed,        ///< "sink failed": the session's lines could not be written in time.
   internal_error,     ///< "internal error": the server could not go on with this session.
+  sink_unavailable,   ///< "sink unavailable": the sink is failing; new sessions are closed.
 };
 
 /// Returns the category of protocol::errc; a single object, safe to use from any thread.

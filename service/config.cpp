@@ -201,6 +201,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_flag("--durable", settings.durable,
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
   app.add_flag("-q,--quiet", quiet, "Do not log each connect and disconnect");
+  app.add_option("--metrics", settings.metrics,
+                 "HOST:PORT to serve GET /metrics (Prometheus) and GET /health on; off if empty");
   add_choice(app, "--log-level", settings.log_level, k_log_levels,
              "Least important log lines written: error, warn, info (connects, disconnects, "
              "start and shutdown) or debug");
@@ -246,6 +248,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   }
   settings.log_connections = !quiet;
   return {std::move(settings), 0};
+}
+
+runtime::event_loop_options loop_options(const config& settings) noexcept {
+  constexpr std::size_t k_most = 65536;
+  // Connections spread over the threads, but not evenly enough to count on it.
+  const std::size_t wanted = std::min(settings.max_connections + 1024, k_most);
+  return {.queue_depth = 1024, .completion_entries = static_cast<unsigned>(wanted)};
 }
 
 }  // namespace ringline::service

@@ -5,7 +5,9 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+
 #include <vector>
+#include "runtime/event_loop.hpp"
 
 #include "runtime/log.hpp"
 
@@ -49,7 +51,14 @@ struct config {
   /// Event loop threads, each with its own ring and server on the one listening socket; the
   /// default is the number of CPUs the process may run on (default_thread_count()).
   std::size_t threads = 1;
+  /// Where /metrics and /health are served ("HOST:PORT"); empty: nowhere.
+  std::string metrics;
 };
+
+/// Options for each thread's event loop: a completion queue with room for a completion of
+/// every connection at once (each session keeps one operation in flight; beyond that the
+/// kernel's overflow list takes them, more slowly), up to the kernel's 65,536.
+runtime::event_loop_options loop_options(const config& settings) noexcept;
 
 /// The most --threads accepts.
 inline constexpr std::size_t k_max_threads = 256;

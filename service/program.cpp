@@ -22,6 +22,7 @@
 #include "runtime/memory_trim.hpp"
 #include "runtime/signal_set.hpp"
 #include "service/config.hpp"
+#include "service/metrics_service.hpp"
 #include "service/process_setup.hpp"
 #include "service/server.hpp"
 #include "service/sink.hpp"
@@ -120,7 +121,8 @@ runtime::task<void> wait_for_all_sessions(server& running, worker_threads& worke
 // Serves until SIGINT/SIGTERM; returns normally for either, throws what went wrong otherwise
 // (a worker thread that failed cancels the wait through `failed`).
 runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const server& running,
-                                          worker_threads& workers, runtime::cancellation& failed,
+                                          worker_threads& workers, sink& lines,
+                                          runtime::cancellation& failed,
                                           const service_notifier& notifier) {
   for (;;) {
     auto signal_number = co_await signals.wait(&failed);
@@ -135,8 +137,9 @@ runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const se
       runtime::log_line(counters.summary());
       notifier.status(status_line(counters));
     } else if (*signal_number == SIGHUP) {
-      // Until the sink can be reopened (log rotation), SIGHUP must at least not end the server.
-      runtime::log_line("signal 1 (SIGHUP): nothing to reload; ignored");
+      // Log rotation: the file sink is reopened by its path; nothing else is reloaded.
+      runtime::log_line(lines.reopen() ? "signal 1 (SIGHUP): reopening the sink file"
+                                       : "signal 1 (SIGHUP): no sink file to reopen; ignored");
     } else {
       runtime::log_line(fmt::format("signal {}: shutting down (grace {})", *signal_number,
                                     duration_text(running.settings().shutdown_grace)));
@@ -187,6 +190,15 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     co_return 1;
   }
   std::string why;
+  std::unique_ptr<metrics_service> metrics;
+  if (!settings.metrics.empty()) {
+    auto opened_metrics = metrics_service::open(settings.metrics, why);
+    if (!opened_metrics) {
+      runtime::log_line(fmt::format("ringline-server: {}", why));
+      co_return 1;
+    }
+    metrics = std::move(*opened_metrics);
+  }
   auto opened = sink::open(settings.sink,
                            sink_options{.durable = settings.durable,
                                         .max_line_bytes = settings.max_line_bytes,
@@ -233,6 +245,11 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     workers.start(settings.threads - 1, listener_fd, worker_failed);
     loop.spawn(running.run());
     loop.spawn(runtime::trim_free_memory_every(k_trim_period, k_trim_threshold, stop_trimming));
+    if (metrics != nullptr) {
+      loop.spawn(metrics->run(running, workers, lines, draining));
+      runtime::log_line(
+          fmt::format("metrics: serving /metrics and /health on {}", metrics->address()));
+    }
     // A round trip through every worker's inbox: each has started its accept loop by the time
     // it answers, so the announcement and READY=1 mean every thread accepts.
     (void)co_await workers.collect_counters();
@@ -255,12 +272,12 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
           },
           k_status_period, stop_notifying));
     }
-    co_await serve_until_signalled(signals, running, workers, worker_failed, notifier);
+    co_await serve_until_signalled(signals, running, workers, lines, worker_failed, notifier);
     loop.spawn(watch_while_draining(signals, stop_watching, running, workers, notifier));
   } catch (...) {
     failure = std::current_exception();
   }
-  draining = true;
+  draining = true;  // /health says 503, and STATUS= says draining, from here on
   notifier.stopping("draining: " + status_line(all_counters(running, workers)));
   const auto grace_end = clock::now() + settings.shutdown_grace;
   running.stop();
@@ -290,6 +307,9 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   stop_watching.request();
   stop_trimming.request();
   stop_notifying.request();
+  if (metrics != nullptr) {
+    metrics->stop();
+  }
   // No session is left on any thread: the workers only close their loops.
   workers.finish_and_join();
   mailbox.close();
@@ -354,7 +374,7 @@ int run_program(int argc, const char* const* argv) {
   int status = 1;
   try {
     runtime::signal_set signals{SIGINT, SIGTERM, SIGUSR1, SIGHUP};
-    runtime::event_loop loop;
+    runtime::event_loop loop(loop_options(*parsed.settings));
     status = loop.run(serve(std::move(*parsed.settings), std::move(*activated), signals));
   } catch (const runtime::io_uring_unavailable& error) {
     runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", error.what()));

@@ -141,7 +141,10 @@ runtime::task<void> server::serve(
   // the sink) ends that session only; the locals of this block, its buffers, die with it.
   try {
     bool greeted = resumed.has_value();
-    if (!greeted) {
+    if (!greeted && m_sink.failure()) {
+      // Its lines could not be acknowledged: say so instead of greeting.
+      why = ending::sink_unavailable;
+    } else if (!greeted) {
       if (m_config.log_connections) {
         runtime::log(runtime::log_level::info, fmt::format("connect {}", state.peer_text),
                      {{"event", "connect"}, {"peer", state.peer_text}});
@@ -229,6 +232,7 @@ runtime::task<void> server::serve(
           }
           break;
         }
+        m_stats.lines_received += lines.size();
         if (!framer.has_partial_line()) {
           line_start.reset();
         } else if (!line_start || !lines.empty()) {

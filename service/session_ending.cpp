@@ -17,7 +17,7 @@ struct ending_traits {
   bool lingers;
 };
 
-constexpr std::array<ending_traits, 10> k_endings{{
+constexpr std::array<ending_traits, 11> k_endings{{
     {"client closed", std::nullopt, nullptr, false},
     {"line too long", protocol::errc::line_too_long, &stats::line_too_long, true},
     {"idle timeout", protocol::errc::idle_timeout, &stats::idle_timeouts, true},
@@ -28,8 +28,9 @@ constexpr std::array<ending_traits, 10> k_endings{{
     {"connection error", std::nullopt, &stats::resets, false},
     {"sink failed", protocol::errc::sink_failed, &stats::sink_errors, true},
     {"internal error", protocol::errc::internal_error, &stats::internal_errors, true},
+    {"sink unavailable", protocol::errc::sink_unavailable, &stats::sink_errors, true},
 }};
-static_assert(k_endings.size() == static_cast<std::size_t>(ending::internal_error) + 1,
+static_assert(k_endings.size() == static_cast<std::size_t>(ending::sink_unavailable) + 1,
               "one row per ending");
 
 const ending_traits& traits(ending why) noexcept {

@@ -11,16 +11,17 @@ namespace ringline::service {
 
 /// Why a session ended; each has its log text, its counter and, for some, an error line.
 enum class ending {
-  eof,             ///< the client closed its side; everything complete was acked
-  line_too_long,   ///< a line exceeded --max-line-bytes
-  idle_timeout,    ///< nothing received for --idle-timeout
-  line_timeout,    ///< a line stayed unfinished for --line-timeout
-  stalled,         ///< acks could not be sent for --idle-timeout: the client stopped reading
-  shutdown,        ///< graceful shutdown: reads stopped, everything received was acked
-  forced,          ///< the shutdown grace ran out: what was left was cancelled
-  reset,           ///< a receive or send failed (reset, broken pipe, ...)
-  sink_failed,     ///< the lines could not be written (write error, --sink-timeout, backlog)
-  internal_error,  ///< the server could not go on with this session (out of memory, ...)
+  eof,               ///< the client closed its side; everything complete was acked
+  line_too_long,     ///< a line exceeded --max-line-bytes
+  idle_timeout,      ///< nothing received for --idle-timeout
+  line_timeout,      ///< a line stayed unfinished for --line-timeout
+  stalled,           ///< acks could not be sent for --idle-timeout: the client stopped reading
+  shutdown,          ///< graceful shutdown: reads stopped, everything received was acked
+  forced,            ///< the shutdown grace ran out: what was left was cancelled
+  reset,             ///< a receive or send failed (reset, broken pipe, ...)
+  sink_failed,       ///< the lines could not be written (write error, --sink-timeout, backlog)
+  internal_error,    ///< the server could not go on with this session (out of memory, ...)
+  sink_unavailable,  ///< the sink was failing when the connection came: closed ungreeted
 };
 
 /// Returns the reason printed on the session's `disconnect` log line.

@@ -1,14 +1,19 @@
 #include "service/sink.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
+#include <cstdlib>
 #include <new>
 #include <optional>
 
 #include <fmt/format.h>
 
+#include "runtime/duration.hpp"
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
@@ -37,6 +42,13 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, sink_
   auto opened = std::make_unique<sink>(std::move(file->fd), raw, false, options);
   opened->m_repaired = file->repaired_bytes;
   opened->m_marked = file->marked;
+  opened->m_path = spec;
+  const char* naive = std::getenv("RINGLINE_BENCH_SYNC_EACH_LINE");
+  opened->m_sync_each_line = options.durable && naive != nullptr && std::string_view(naive) == "1";
+  struct stat status {};
+  if (::fstat(raw, &status) == 0 && S_ISREG(status.st_mode)) {
+    opened->m_good_size = status.st_size;
+  }
   return opened;
 }
 
@@ -52,7 +64,7 @@ sink::~sink() = default;
 
 std::error_code sink::failure() const {
   const std::lock_guard lock(m_mutex);
-  return m_failed;
+  return m_failed ? m_failed : m_unavailable;
 }
 
 sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
@@ -63,8 +75,8 @@ sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
   std::uint64_t ticket = 0;
   {
     const std::lock_guard lock(m_mutex);
-    if (m_failed) {
-      return {*this, 0, m_failed};
+    if (m_failed || m_unavailable) {
+      return {*this, 0, m_failed ? m_failed : m_unavailable};
     }
     if (!m_pending.empty() && m_pending.size() >= m_options.pending_limit) {
       return {*this, 0, std::make_error_code(std::errc::no_buffer_space)};
@@ -145,7 +157,7 @@ class sink::work_awaiter {
   [[nodiscard]] bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> writer) {
     const std::lock_guard lock(m_sink.m_mutex);
-    if (!m_sink.m_pending.empty() || m_sink.m_stopping || m_sink.m_failed) {
+    if (!m_sink.m_pending.empty() || m_sink.m_stopping || m_sink.m_failed || m_sink.m_reopen) {
       return false;
     }
     m_sink.m_idle_writer = writer;
@@ -167,9 +179,142 @@ void sink::wake_on_writer(std::coroutine_handle<> handle) noexcept {
   }
 }
 
+bool sink::reopen() {
+  if (m_path.empty()) {
+    return false;
+  }
+  std::coroutine_handle<> writer;
+  {
+    const std::lock_guard lock(m_mutex);
+    m_reopen = true;
+    writer = std::exchange(m_idle_writer, nullptr);
+  }
+  if (writer) {
+    wake_on_writer(writer);
+  }
+  return true;
+}
+
+runtime::task<void> sink::reopen_file() {
+  if (m_options.durable) {
+    // Everything acknowledged was flushed already; this covers the rest written since.
+    (void)co_await runtime::datasync(m_fd, {.timeout = {}, .cancel = &m_cancel});
+  }
+  std::string why;
+  auto file = open_sink_file(m_path, m_options.max_line_bytes, why);
+  if (!file) {
+    runtime::log_line(fmt::format("sink: cannot reopen: {}; still writing to the old file", why));
+    co_return;
+  }
+  if (m_marked) {
+    sink_file_unmark(m_fd);  // the old file ends with whole lines: no repair is owed
+  }
+  const auto written = std::exchange(m_written_since_open, 0);
+  m_fd = file->fd.get();
+  m_owned = std::move(file->fd);  // closes the old file, releasing its lock
+  m_marked = file->marked;
+  struct stat status {};
+  m_good_size = ::fstat(m_fd, &status) == 0 && S_ISREG(status.st_mode) ? status.st_size : -1;
+  runtime::log_line(fmt::format(
+      "sink {}: reopened ({} bytes went to the previous file{})", m_path, written,
+      file->repaired_bytes > 0
+          ? fmt::format("; cut {} bytes of a torn last line of the new one", file->repaired_bytes)
+          : std::string()));
+}
+
+runtime::task<void> sink::ride_out_failure(std::error_code error) {
+  // A write that failed half way left part of the batch in the file: cut it, so that the
+  // file ends with the last whole line that was written (and acknowledged).
+  struct stat before {};
+  const bool sized = ::fstat(m_fd, &before) == 0;
+  const bool cut = ::ftruncate(m_fd, m_good_size) == 0;
+  const auto removed =
+      sized && cut && before.st_size > m_good_size ? before.st_size - m_good_size : 0;
+  const auto since = clock::now();
+  {
+    // None of these lines is acknowledged: their sessions get "sink failed"; new
+    // connections get "sink unavailable" until a write succeeds again.
+    const std::lock_guard lock(m_mutex);
+    m_unavailable = error;
+    m_pending.clear();
+    m_written = m_appended;
+    take_waiters_locked(true, error);
+  }
+  m_writing.clear();
+  resume_taken();
+  runtime::log_line(fmt::format(
+      "sink: write failed: {}; {} bytes cut back to the last whole line; new connections get "
+      "'sink unavailable' until a write succeeds (tried every second)",
+      error.message(), removed));
+  std::uint64_t attempts = 0;
+  for (;;) {
+    if (!co_await runtime::sleep_for(k_retry_interval, &m_retry_cancel)) {
+      co_return;  // stop() or abort(): run() sees it and ends
+    }
+    ++attempts;
+    if (probe_room()) {
+      break;
+    }
+  }
+  {
+    const std::lock_guard lock(m_mutex);
+    m_unavailable = {};
+  }
+  ++m_metrics.recoveries;
+  runtime::log_line(fmt::format(
+      "sink: writing again after {} ({} attempts); accepting lines",
+      runtime::format_duration(
+          std::chrono::duration_cast<std::chrono::milliseconds>(clock::now() - since), ""),
+      attempts));
+}
+
+bool sink::probe_room() noexcept {
+  // Room for a page more at the end means a write of lines would get through again. The
+  // probe leaves the file as it was: fallocate without KEEP_SIZE grows it, so cut it back.
+  constexpr off_t k_probe_bytes = 4096;
+  if (::fallocate(m_fd, 0, m_good_size, k_probe_bytes) == 0) {
+    return ::ftruncate(m_fd, m_good_size) == 0;
+  }
+  if (errno != EOPNOTSUPP) {
+    return false;
+  }
+  // A file system without fallocate: one byte written and cut again.
+  const char probe = '\n';
+  const bool wrote = ::write(m_fd, &probe, 1) == 1;
+  return ::ftruncate(m_fd, m_good_size) == 0 && wrote;
+}
+
+runtime::task<runtime::result<void>> sink::write_and_sync_each_line(runtime::io_options io) {
+  std::string_view rest = m_writing;
+  while (!rest.empty()) {
+    const auto line = rest.substr(0, rest.find('\n') + 1);
+    rest.remove_prefix(line.size());
+    if (auto wrote = co_await runtime::write_all(m_fd, line, io); !wrote) {
+      co_return wrote.error();
+    }
+    if (auto flushed = co_await runtime::datasync(m_fd, io); !flushed) {
+      co_return flushed.error();
+    }
+    ++m_metrics.writes;
+    ++m_metrics.flushes;
+  }
+  co_return runtime::result<void>{};
+}
+
 runtime::task<void> sink::run() {
   for (;;) {
     bool idle = false;
+    bool reopen_now = false;
+    {
+      const std::lock_guard lock(m_mutex);
+      reopen_now = std::exchange(m_reopen, false) && !m_failed;
+    }
+    if (reopen_now) {
+      // Before the pending lines: none of them is acknowledged yet, so they belong to the
+      // new file.
+      co_await reopen_file();
+      continue;
+    }
     {
       const std::lock_guard lock(m_mutex);
       if (m_pending.empty() || m_failed) {
@@ -191,14 +336,45 @@ runtime::task<void> sink::run() {
     }
     const runtime::io_options io{.timeout = {}, .cancel = &m_cancel};
     m_write_in_flight = true;
+    if (m_sync_each_line) {
+      // The naive durable path bench/durable compares against: every line written and
+      // flushed on its own. Never the default (RINGLINE_BENCH_SYNC_EACH_LINE=1 only).
+      auto wrote_each = co_await write_and_sync_each_line(io);
+      m_write_in_flight = false;
+      if (!wrote_each) {
+        fail_all(wrote_each.error());
+        break;
+      }
+      const std::lock_guard lock(m_mutex);
+      m_written += m_writing.size();
+      take_waiters_locked(false, {});
+      m_writing.clear();
+    }
+    if (m_writing.empty()) {
+      resume_taken();
+      continue;
+    }
+    auto started = clock::now();
     auto wrote = co_await runtime::write_all(m_fd, m_writing, io);
+    if (wrote) {
+      m_metrics.write_time.record(clock::now() - started);
+      ++m_metrics.writes;
+      m_metrics.bytes += m_writing.size();
+      m_written_since_open += m_writing.size();
+    }
     if (wrote && m_options.durable) {
       // One flush for the whole group: every session whose lines are in it, on whatever
       // thread, waits for the same fdatasync, which is what makes durable acks affordable.
+      started = clock::now();
       wrote = co_await runtime::datasync(m_fd, io);
+      if (wrote) {
+        m_metrics.flush_time.record(clock::now() - started);
+        ++m_metrics.flushes;
+      }
     }
     m_write_in_flight = false;
     if (!wrote) {
+      ++m_metrics.failures;
       std::size_t unwritten = m_writing.size();
       {
         const std::lock_guard lock(m_mutex);
@@ -210,12 +386,21 @@ runtime::task<void> sink::run() {
             fmt::format("sink: stopped with {} bytes unwritten at the end of the "
                         "shutdown grace; none of them was acknowledged",
                         unwritten));
-      } else {
+        fail_all(wrote.error());
+        break;
+      }
+      if (m_good_size < 0) {
+        // A pipe or a device: nothing to cut back, and no way to try it without data.
         runtime::log_line(fmt::format("sink: write failed: {}; no further line can be acknowledged",
                                       wrote.error().message()));
+        fail_all(wrote.error());
+        break;
       }
-      fail_all(wrote.error());
-      break;
+      co_await ride_out_failure(wrote.error());
+      continue;
+    }
+    if (m_good_size >= 0) {
+      m_good_size += static_cast<off_t>(m_writing.size());
     }
     {
       const std::lock_guard lock(m_mutex);
@@ -310,6 +495,7 @@ void sink::abort() noexcept {
   }
   m_cancel.request();
   m_stop_expiry.request();
+  m_retry_cancel.request();
   if (!m_write_in_flight) {
     // No write in flight to report the cancellation: fail the waiting appends here.
     fail_all(std::make_error_code(std::errc::operation_canceled));
@@ -331,6 +517,7 @@ void sink::stop() noexcept {
     m_stopping = true;
     writer = std::exchange(m_idle_writer, nullptr);
   }
+  m_retry_cancel.request();  // a failing sink stops trying
   if (writer) {
     wake_on_writer(writer);
   }

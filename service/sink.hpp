@@ -11,15 +11,19 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+
+#include <sys/types.h>
 #include <thread>
 #include <vector>
 
 #include "runtime/cancellation.hpp"
 #include "runtime/event.hpp"
 #include "runtime/inbox.hpp"
+#include "runtime/io.hpp"
 #include "runtime/result.hpp"
 #include "runtime/task.hpp"
 #include "runtime/unique_fd.hpp"
+#include "service/sink_metrics.hpp"
 
 namespace ringline::service {
 
@@ -128,6 +132,17 @@ class sink {
   /// Returns the first write error, or a zero code. Any thread.
   [[nodiscard]] std::error_code failure() const;
 
+  /// Asks the writer to reopen a file sink by its path once the write in progress is done,
+  /// for log rotation: lines acknowledged before the call are in the old file, the ones
+  /// written after it in the new one, none in both. With --durable the old file is flushed
+  /// before it is closed. If the path cannot be opened, the writer logs why and keeps
+  /// writing to the old file. Returns false (and does nothing) for stdout and none. Any
+  /// thread.
+  bool reopen();
+
+  /// Returns what the writer did so far. The writer's thread only (the main one).
+  [[nodiscard]] const sink_metrics& metrics() const noexcept { return m_metrics; }
+
  private:
   using clock = std::chrono::steady_clock;
   struct waiter {
@@ -148,6 +163,12 @@ class sink {
   void resume_taken() noexcept;
   // Wakes a coroutine of the writer's loop (the writer, the expiry) from any thread.
   void wake_on_writer(std::coroutine_handle<> handle) noexcept;
+  runtime::task<void> reopen_file();
+  // After a failed write to a file: cut it back to its last whole line, fail the waiting
+  // lines, refuse new ones, and try every second until there is room again.
+  runtime::task<void> ride_out_failure(std::error_code error);
+  bool probe_room() noexcept;
+  runtime::task<runtime::result<void>> write_and_sync_each_line(runtime::io_options io);
   void fail_all(std::error_code error) noexcept;
 
   runtime::unique_fd m_owned;
@@ -175,6 +196,16 @@ class sink {
   std::coroutine_handle<> m_idle_expiry;  // set while expire_waiters() waits for a waiter
   bool m_stopping = false;
   std::error_code m_failed;
+  sink_metrics m_metrics;                  // the writer's thread only
+  std::string m_path;                      // a file sink's path, for reopen()
+  bool m_reopen = false;                   // guarded by m_mutex: reopen() was asked for
+  std::uint64_t m_written_since_open = 0;  // the writer's thread only
+  // A regular file's size up to its last whole written line, or -1 for pipes and devices.
+  off_t m_good_size = -1;
+  std::error_code m_unavailable;  // guarded by m_mutex: set while a failed file is retried
+  runtime::cancellation m_retry_cancel;
+  static constexpr std::chrono::seconds k_retry_interval{1};
+  bool m_sync_each_line = false;  // bench/durable's naive baseline
 };
 
 }  // namespace ringline::service

@@ -19,6 +19,7 @@ stats& stats::operator+=(const stats& other) noexcept {
   accept_errors += other.accept_errors;
   forced_closes += other.forced_closes;
   internal_errors += other.internal_errors;
+  lines_received += other.lines_received;
   return *this;
 }
 

@@ -60,6 +60,7 @@ struct stats {
   stat_counter accept_errors;    ///< runs of failed accepts (retries of one run count once)
   stat_counter forced_closes;    ///< sessions cut at the end of the shutdown grace
   stat_counter internal_errors;  ///< sessions ended by an internal failure (no memory, ...)
+  stat_counter lines_received;   ///< complete lines framed (for /metrics; not in summary())
 
   /// Adds every counter of `other` to this one (summing the servers of all threads); the
   /// caller owns this object.

@@ -125,7 +125,7 @@ void worker_threads::start(std::size_t count, int listener, runtime::cancellatio
 void worker_threads::thread_main(worker& self) noexcept {
   std::string failure;
   try {
-    runtime::event_loop loop;
+    runtime::event_loop loop(loop_options(m_settings));
     loop.run(serve(self));
   } catch (const std::exception& error) {
     failure = error.what();
@@ -260,6 +260,16 @@ stats worker_threads::counters() const {
     sum += each->running != nullptr ? each->running->counters() : each->final_counters;
   }
   return sum;
+}
+
+std::vector<stats> worker_threads::per_thread_counters() const {
+  std::vector<stats> each_thread(m_workers.size());
+  for (std::size_t i = 0; i < m_workers.size(); ++i) {
+    const auto& each = *m_workers[i];
+    const std::lock_guard lock(each.mutex);
+    each_thread[i] = each.running != nullptr ? each.running->counters() : each.final_counters;
+  }
+  return each_thread;
 }
 
 std::vector<std::uint64_t> worker_threads::accepted_per_thread() const {

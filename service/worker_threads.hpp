@@ -67,6 +67,10 @@ class worker_threads {
   /// client has seen, is counted, as it would be on a single thread. Main thread only.
   runtime::task<stats> collect_counters();
 
+  /// Returns each worker's counters, in thread order (thread 1 first). Any thread; as
+  /// counters(), the latest updates may not be visible yet.
+  [[nodiscard]] std::vector<stats> per_thread_counters() const;
+
   /// Returns each worker's accepted connections, in thread order (thread 1 first). Any thread.
   [[nodiscard]] std::vector<std::uint64_t> accepted_per_thread() const;
 

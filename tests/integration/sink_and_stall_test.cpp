@@ -31,9 +31,10 @@ TEST(sink_and_stall_test, closed_stdout_sink_is_an_error_not_a_crash) {
   EXPECT_TRUE(wait_for_stderr_line(server.process(), "sink: write failed: Broken pipe", k_wait));
   EXPECT_TRUE(wait_for_stderr_line(server.process(), "(sink failed)", k_wait));
 
-  // Still alive and accepting (no SIGPIPE); it simply acknowledges nothing any more.
+  // Still alive and accepting (no SIGPIPE); it acknowledges nothing any more, and says so to
+  // new clients instead of greeting them.
   auto next = socket_client::connect(server.host(), server.port());
-  EXPECT_EQ(next.read_line(k_wait), std::string(k_greeting));
+  EXPECT_EQ(next.read_line(k_wait), "error: sink unavailable\n");
   next.close();
   EXPECT_EQ(server.stop(k_wait), 0);
 }

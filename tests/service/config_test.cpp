@@ -322,3 +322,17 @@ TEST(config_test, config_file_with_an_unknown_key_exits_2_naming_it) {
 
 }  // namespace
 }  // namespace ringline::service
+
+namespace ringline::service {
+namespace {
+
+TEST(config_test, each_loop_has_room_for_a_completion_of_every_connection) {
+  config settings;
+  settings.max_connections = 10000;
+  EXPECT_EQ(loop_options(settings).completion_entries, 11024U);
+  settings.max_connections = 1 << 20;
+  EXPECT_EQ(loop_options(settings).completion_entries, 65536U);
+}
+
+}  // namespace
+}  // namespace ringline::service

@@ -1,0 +1,111 @@
+#include "service/metrics_render.hpp"
+
+#include <array>
+#include <string_view>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "service/prometheus_text.hpp"
+
+namespace ringline::service {
+
+namespace {
+
+void counter(prometheus_text& out, std::string_view name, std::string_view help,
+             std::uint64_t value) {
+  out.family(name, "counter", help);
+  out.sample(name, "", value);
+}
+
+void gauge(prometheus_text& out, std::string_view name, std::string_view help,
+           std::uint64_t value) {
+  out.family(name, "gauge", help);
+  out.sample(name, "", value);
+}
+
+// One series per thread: `value` picks the counter from a thread's stats.
+template <typename Pick>
+void per_thread(prometheus_text& out, std::string_view name, std::string_view type,
+                std::string_view help, const std::vector<stats>& threads, Pick value) {
+  out.family(name, type, help);
+  for (std::size_t i = 0; i < threads.size(); ++i) {
+    out.sample(name, fmt::format("thread=\"{}\"", i), value(threads[i]));
+  }
+}
+
+}  // namespace
+
+std::string render_metrics(const metrics_view& view) {
+  prometheus_text out;
+  const stats& total = view.total;
+  gauge(out, "ringline_connections_active", "Connections being served.", total.active);
+  counter(out, "ringline_connections_accepted_total", "Connections accepted.", total.accepted);
+  counter(out, "ringline_connections_refused_total",
+          "Connections turned away with 'not connect' at --max-connections.", total.refused);
+  counter(out, "ringline_accept_errors_total", "Runs of failed accepts (EMFILE, ...).",
+          total.accept_errors);
+  counter(out, "ringline_lines_received_total", "Complete lines received.", total.lines_received);
+  counter(out, "ringline_acks_sent_total",
+          "Lines written to the sink and acknowledged (one ack each).", total.lines);
+  counter(out, "ringline_bytes_received_total", "Bytes received from clients.", total.bytes);
+
+  out.family("ringline_sessions_ended_total", "counter",
+             "Sessions that ended with an error, by reason (clean closes are not counted).");
+  const std::array<std::pair<std::string_view, std::uint64_t>, 8> endings{{
+      {"line_too_long", total.line_too_long},
+      {"idle_timeout", total.idle_timeouts},
+      {"line_timeout", total.line_timeouts},
+      {"stalled", total.stalled},
+      {"reset", total.resets},
+      {"sink_failed", total.sink_errors},
+      {"forced", total.forced_closes},
+      {"internal_error", total.internal_errors},
+  }};
+  for (const auto& [reason, count] : endings) {
+    out.sample("ringline_sessions_ended_total", fmt::format("reason=\"{}\"", reason), count);
+  }
+
+  per_thread(out, "ringline_thread_connections_active", "gauge",
+             "Connections being served, per thread.", view.threads,
+             [](const stats& s) { return s.active.load(); });
+  per_thread(out, "ringline_thread_connections_accepted_total", "counter",
+             "Connections accepted, per thread.", view.threads,
+             [](const stats& s) { return s.accepted.load(); });
+  per_thread(out, "ringline_thread_acks_sent_total", "counter", "Lines acknowledged, per thread.",
+             view.threads, [](const stats& s) { return s.lines.load(); });
+
+  if (view.sink != nullptr) {
+    const auto& sink = *view.sink;
+    counter(out, "ringline_sink_writes_total", "Writes to the sink (each covers many lines).",
+            sink.writes);
+    counter(out, "ringline_sink_written_bytes_total", "Bytes written to the sink.", sink.bytes);
+    counter(out, "ringline_sink_flushes_total", "fdatasync calls on the sink (--durable).",
+            sink.flushes);
+    counter(out, "ringline_sink_failures_total", "Writes or flushes of the sink that failed.",
+            sink.failures);
+    counter(out, "ringline_sink_recoveries_total",
+            "Times a failing file sink had room again and took lines.", sink.recoveries);
+    out.histogram("ringline_sink_write_seconds", "Time a write to the sink took.", sink.write_time);
+    out.histogram("ringline_sink_flush_seconds", "Time an fdatasync of the sink took.",
+                  sink.flush_time);
+  }
+  gauge(out, "ringline_sink_failing", "1 while the sink is failing: nothing can be acknowledged.",
+        view.sink_failing ? 1 : 0);
+  gauge(out, "ringline_draining", "1 while the server shuts down.", view.draining ? 1 : 0);
+  counter(out, "ringline_log_dropped_lines_total",
+          "Log lines dropped because standard error did not keep up.", view.log_dropped_lines);
+  return out.text();
+}
+
+health_report judge_health(bool draining, std::error_code sink_failure) {
+  if (draining) {
+    return {false, "draining"};
+  }
+  if (sink_failure) {
+    return {false, fmt::format("sink failing: {}", sink_failure.message())};
+  }
+  return {true, "ok"};
+}
+
+}  // namespace ringline::service

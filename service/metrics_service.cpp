@@ -1,0 +1,105 @@
+#include "service/metrics_service.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+
+#include "runtime/log.hpp"
+#include "runtime/resolve.hpp"
+#include "runtime/socket.hpp"
+#include "service/metrics_render.hpp"
+#include "service/server.hpp"
+#include "service/sink.hpp"
+#include "service/worker_threads.hpp"
+
+namespace ringline::service {
+
+namespace {
+
+struct host_port {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+// "127.0.0.1:9100", "[::1]:9100", "localhost:9100".
+bool split_host_port(const std::string& where, host_port& out) {
+  const auto colon = where.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == where.size()) {
+    return false;
+  }
+  std::string host = where.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  unsigned port = 0;
+  const auto* first = where.data() + colon + 1;
+  const auto* last = where.data() + where.size();
+  const auto [end, error] = std::from_chars(first, last, port);
+  if (error != std::errc{} || end != last || port > 65535) {
+    return false;
+  }
+  out = {std::move(host), static_cast<std::uint16_t>(port)};
+  return true;
+}
+
+}  // namespace
+
+metrics_service::metrics_service(runtime::unique_fd listener, std::string address) noexcept
+    : m_listener(std::move(listener)), m_address(std::move(address)) {}
+
+runtime::result<std::unique_ptr<metrics_service>> metrics_service::open(const std::string& where,
+                                                                        std::string& why) {
+  host_port target;
+  if (!split_host_port(where, target)) {
+    why = fmt::format("--metrics {}: expected HOST:PORT, e.g. 127.0.0.1:9100", where);
+    return std::errc::invalid_argument;
+  }
+  auto candidates = runtime::resolve(target.host, target.port);
+  if (!candidates || candidates->empty()) {
+    why = fmt::format("--metrics {}: cannot resolve {}", where, target.host);
+    return candidates ? std::make_error_code(std::errc::address_not_available) : candidates.error();
+  }
+  auto listener = runtime::listen_tcp(candidates->front(), {.backlog = 64});
+  if (!listener) {
+    why = fmt::format("--metrics {}: cannot listen: {}", where, listener.error().message());
+    return listener.error();
+  }
+  auto bound = runtime::local_address(listener->get());
+  const std::string text = bound ? bound->to_string() : where;
+  return std::make_unique<metrics_service>(std::move(*listener), text);
+}
+
+runtime::task<void> metrics_service::run(const server& running, const worker_threads& workers,
+                                         const sink& lines, const bool& draining) {
+  m_endpoint = std::make_unique<metrics_endpoint>(
+      std::move(m_listener),
+      [&] {
+        metrics_view view;
+        view.threads.push_back(running.counters());
+        for (auto& each : workers.per_thread_counters()) {
+          view.threads.push_back(each);
+        }
+        for (const auto& each : view.threads) {
+          view.total += each;
+        }
+        view.sink = &lines.metrics();
+        view.sink_failing = static_cast<bool>(lines.failure());
+        view.draining = draining;
+        view.log_dropped_lines = runtime::log_dropped_lines();
+        return render_metrics(view);
+      },
+      [&] { return judge_health(draining, lines.failure()); });
+  if (m_stopped) {
+    m_endpoint->stop();
+  }
+  co_await m_endpoint->run();
+}
+
+void metrics_service::stop() noexcept {
+  m_stopped = true;
+  if (m_endpoint != nullptr) {
+    m_endpoint->stop();
+  }
+}
+
+}  // namespace ringline::service

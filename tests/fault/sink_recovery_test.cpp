@@ -1,0 +1,107 @@
+// A sink that fails safe and recovers: a file sink on a small tmpfs that fills up and is then
+// freed, and /dev/full, which never takes a byte. No line that failed to reach the sink is
+// acknowledged, the file never keeps a partial line, new connections are told the sink is
+// unavailable while it fails, and service resumes by itself once there is room again.
+// Needs root to mount the tmpfs (CI runs as root).
+#include <sys/mount.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "tests/fault/fault_support.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace ringline::fault {
+namespace {
+
+constexpr std::string_view k_unavailable = "error: sink unavailable\n";
+constexpr std::string_view k_sink_failed = "error: sink failed\n";
+
+/// A 256 KiB tmpfs mounted on a directory of its own; unmounted by the destructor.
+class small_tmpfs {
+ public:
+  small_tmpfs() : m_mount_point(m_dir.file("mnt")) {
+    std::filesystem::create_directory(m_mount_point);
+    if (::mount("tmpfs", m_mount_point.c_str(), "tmpfs", 0, "size=256k") != 0) {
+      throw std::system_error(errno, std::system_category(), "mount tmpfs (needs root)");
+    }
+  }
+  small_tmpfs(const small_tmpfs&) = delete;
+  small_tmpfs& operator=(const small_tmpfs&) = delete;
+  ~small_tmpfs() { (void)::umount2(m_mount_point.c_str(), MNT_DETACH); }
+  [[nodiscard]] std::filesystem::path file(std::string_view name) const {
+    return m_mount_point / name;
+  }
+
+ private:
+  test_support::temp_dir m_dir;
+  std::filesystem::path m_mount_point;
+};
+
+/// Writes until the file system is full; returns the bytes written.
+std::size_t fill(const std::filesystem::path& path) {
+  std::ofstream out(path, std::ios::binary);
+  const std::string block(4096, 'x');
+  std::size_t written = 0;
+  while (out.write(block.data(), static_cast<std::streamsize>(block.size())) && out.flush()) {
+    written += block.size();
+  }
+  return written;
+}
+
+TEST(sink_recovery_test, a_full_file_system_fails_safe_and_service_resumes_once_freed) {
+  const small_tmpfs disk;
+  const auto sink = disk.file("lines.log");
+  auto server = start_server({"--sink", sink.string(), "--quiet"});
+
+  auto before = connect_greeted(server);
+  ASSERT_TRUE(before);
+  before->send_all("written before\n");
+  ASSERT_EQ(before->read_line(k_wait), k_ack);
+  before->close();
+
+  const auto filler = disk.file("filler");
+  ASSERT_GT(fill(filler), 0U);
+  // A line far bigger than the room left: the write fails part way.
+  auto victim = connect_greeted(server);
+  ASSERT_TRUE(victim);
+  victim->send_all(std::string(60'000, 'v') + "\n");
+  EXPECT_EQ(victim->read_until_eof(k_wait), k_sink_failed);
+  ASSERT_TRUE(wait_for_stderr_line(server.process(), "sink: write failed: No space left"));
+  // Cut back to the last whole line: only the acknowledged one is there.
+  EXPECT_EQ(read_file(sink), "written before\n");
+
+  auto refused = server.connect();
+  EXPECT_EQ(refused.read_until_eof(k_wait), k_unavailable);
+
+  std::filesystem::remove(filler);
+  ASSERT_TRUE(wait_for_stderr_line(server.process(), "sink: writing again"));
+  auto after = connect_greeted(server);
+  ASSERT_TRUE(after);
+  after->send_all("written after\n");
+  EXPECT_EQ(after->read_line(k_wait), k_ack);
+  after->close();
+  EXPECT_EQ(read_file(sink), "written before\nwritten after\n");
+  // The failure is logged once, however many attempts it took.
+  EXPECT_EQ(count_of(server.process().stderr_so_far(), "sink: write failed"), 1U);
+  EXPECT_EQ(server.stop(k_wait), 0) << server.process().stderr_so_far();
+}
+
+TEST(sink_recovery_test, dev_full_never_acknowledges_and_never_recovers) {
+  auto server = start_server({"--sink", "/dev/full", "--quiet"});
+  auto first = connect_greeted(server);
+  ASSERT_TRUE(first);
+  first->send_all("lost\n");
+  EXPECT_EQ(first->read_until_eof(k_wait), k_sink_failed);
+  for (int i = 0; i < 3; ++i) {
+    auto next = server.connect();
+    EXPECT_EQ(next.read_until_eof(k_wait), k_unavailable);
+  }
+  EXPECT_EQ(count_of(server.process().stderr_so_far(), "writing again"), 0U);
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
+}  // namespace
+}  // namespace ringline::fault
