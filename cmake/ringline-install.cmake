@@ -69,6 +69,10 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/ringline.socket
               ${PROJECT_SOURCE_DIR}/packaging/systemd/ringline.service
   DESTINATION lib/systemd/system COMPONENT server)
 
+# The configuration file, every setting commented out at its default (`--config FILE`).
+install(FILES ${PROJECT_SOURCE_DIR}/packaging/ringline.conf
+  DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/ringline COMPONENT server)
+
 set(CPACK_PACKAGE_NAME ringline)
 set(CPACK_PACKAGE_VENDOR "the ringline developers")
 set(CPACK_PACKAGE_CONTACT "ringline developers <ringline@localhost>")

@@ -4,7 +4,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
+#include <string_view>
+#include <utility>
 
 #include <CLI/CLI.hpp>
 
@@ -78,6 +81,58 @@ std::string check_durable_sink(const std::string& path) {
          ", not a regular file, so fdatasync cannot make lines durable there";
 }
 
+// The words --log-level and --log-format take, most important level first.
+constexpr std::array<std::pair<std::string_view, runtime::log_level>, 4> k_log_levels{{
+    {"error", runtime::log_level::error},
+    {"warn", runtime::log_level::warn},
+    {"info", runtime::log_level::info},
+    {"debug", runtime::log_level::debug},
+}};
+constexpr std::array<std::pair<std::string_view, runtime::log_format>, 2> k_log_formats{{
+    {"text", runtime::log_format::text},
+    {"json", runtime::log_format::json},
+}};
+
+// Binds a choice among `words` to `target`: CLI11's IsMember checks the word (and lists the
+// choices in --help and in its error) before the callback looks it up.
+template <typename Value, std::size_t Count>
+CLI::Option* add_choice(CLI::App& app, const std::string& name, Value& target,
+                        const std::array<std::pair<std::string_view, Value>, Count>& words,
+                        const std::string& help) {
+  std::vector<std::string> names;
+  std::string shown;
+  for (const auto& [word, value] : words) {
+    names.emplace_back(word);
+    if (value == target) {
+      shown = word;
+    }
+  }
+  return app
+      .add_option_function<std::string>(
+          name,
+          [&target, &words](const std::string& text) {
+            for (const auto& [word, value] : words) {
+              if (word == text) {
+                target = value;
+              }
+            }
+          },
+          help)
+      ->check(CLI::IsMember(names))
+      ->default_str(shown);
+}
+
+// CLI11 words an unknown key "INI was not able to parse KEY"; the operator needs to know it
+// is a key of the file that the server does not have.
+void print_config_error(const std::string& file, std::string message) {
+  constexpr std::string_view unparsed = "INI was not able to parse ";
+  if (std::string_view(message).starts_with(unparsed)) {
+    message = "unknown setting '" + message.substr(unparsed.size()) +
+              "' (the keys are the long flags without their dashes: port = 10008)";
+  }
+  (void)std::fprintf(stderr, "--config %s: %s\n", file.c_str(), message.c_str());
+}
+
 }  // namespace
 
 std::size_t default_thread_count() noexcept {
@@ -104,10 +159,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("-V,--version", "ringline-server " RINGLINE_VERSION);
   app.add_option("--host", settings.host,
-                 "Address to listen on: an IPv4/IPv6 literal or a name, resolved once at start")
+                 "Address to listen on: an IPv4/IPv6 literal or a name, resolved once at start; "
+                 "not used when systemd passes the socket (socket activation)")
       ->check(check_host)
       ->capture_default_str();
-  app.add_option("-p,--port", settings.port, "TCP port; 0 picks a free one (printed at start)")
+  app.add_option(
+         "-p,--port", settings.port,
+         "TCP port; 0 picks a free one (printed at start); not used under socket activation")
       ->check(runtime::check_port)
       ->capture_default_str();
   app.add_option("--greeting", settings.greeting, "Line sent to every new client")
@@ -148,9 +206,31 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_flag("--proxy-protocol", settings.proxy_protocol,
                "Require a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy) before the "
                "greeting on every connection, and log the client address it carries");
+  add_choice(app, "--log-level", settings.log_level, k_log_levels,
+             "Least important log lines written: error, warn, info (connects, disconnects, "
+             "start and shutdown) or debug");
+  add_choice(app, "--log-format", settings.log_format, k_log_formats,
+             "Log lines on stderr: text (time, level, message) or json (one object per line "
+             "with time, level, message and fields such as peer and lines)");
+  // Read after the command line; what the command line set wins, whatever the order.
+  auto* config_file = app.set_config(
+      "--config", "",
+      "Read settings from FILE (key = value per line, INI/TOML; the keys are the long flags "
+      "without their dashes); flags on the command line override it");
+  config_file->type_name("FILE");
+  // An unknown key is a typo or a setting of another version: refuse to start.
+  app.allow_config_extras(false);
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& error) {
+    print_config_error(config_file->count() > 0 ? config_file->as<std::string>() : "",
+                       error.what());
+    return {std::nullopt, 2};
+  } catch (const CLI::FileError& error) {
+    print_config_error(config_file->count() > 0 ? config_file->as<std::string>() : "",
+                       error.what());
+    return {std::nullopt, 2};
   } catch (const CLI::ParseError& error) {
     const int code = app.exit(error);
     return {std::nullopt, code == 0 ? 0 : 2};

@@ -9,6 +9,8 @@
 #include <vector>
 #include "runtime/event_loop.hpp"
 
+#include "runtime/log.hpp"
+
 namespace ringline::service {
 
 /// The longest --greeting or --ack text, in bytes. The server prebuilds a buffer of many ack
@@ -42,6 +44,10 @@ struct config {
   /// Bytes of one receive; the most a session holds besides its partial line.
   std::size_t recv_buffer_bytes = std::size_t{16} * 1024;
   bool log_connections = true;
+  /// Log lines less important than this are not written (--log-level).
+  runtime::log_level log_level = runtime::log_level::info;
+  /// How log lines are written on standard error: text for people, JSON for collectors.
+  runtime::log_format log_format = runtime::log_format::text;
   /// Event loop threads, each with its own ring and server on the one listening socket; the
   /// default is the number of CPUs the process may run on (default_thread_count()).
   std::size_t threads = 1;
@@ -72,6 +78,10 @@ struct parse_outcome {
 };
 
 /// Parses ringline-server's arguments; prints help, version and usage errors itself.
+///
+/// `--config FILE` reads settings from an INI/TOML file first (`key = value`, the keys being
+/// the long flags without their dashes); flags on the command line override the file. An
+/// unknown key, or a file that cannot be read, is a usage error.
 ///
 /// Durations take units (`300`, `300s`, `5m`, `1h`, `250ms`; a bare number is seconds). A
 /// repeated option takes its last value, as GNU tools do. A --host name is resolved here to

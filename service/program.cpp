@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
+#include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -25,6 +26,7 @@
 #include "service/process_setup.hpp"
 #include "service/server.hpp"
 #include "service/sink.hpp"
+#include "service/systemd.hpp"
 #include "service/worker_threads.hpp"
 
 namespace ringline::service {
@@ -37,6 +39,8 @@ using clock = std::chrono::steady_clock;
 // once a second, more than this much free heap goes back to the kernel.
 constexpr auto k_trim_period = std::chrono::seconds(1);
 constexpr std::size_t k_trim_threshold = std::size_t{1} << 20;
+// How often a service manager gets STATUS= with the counters (SIGUSR1 sends one at once).
+constexpr auto k_status_period = std::chrono::seconds(5);
 
 // "300s", "250ms": as the command line takes them, and one word in a key=value log field.
 std::string duration_text(std::chrono::milliseconds duration) {
@@ -52,6 +56,11 @@ std::string describe_settings(const config& settings, const runtime::address& wh
       settings.durable ? "yes" : "no", settings.max_connections, settings.max_line_bytes,
       duration_text(settings.idle_timeout), duration_text(settings.line_timeout),
       duration_text(settings.sink_timeout), duration_text(settings.shutdown_grace));
+}
+
+// What STATUS= says: systemctl status shows it, so it is short.
+std::string status_line(const stats& counters) {
+  return fmt::format("connections={} lines={}", counters.active.load(), counters.lines.load());
 }
 
 // The counters of every thread's server, summed; what the exit prints (threads joined).
@@ -73,18 +82,21 @@ runtime::task<stats> collect_all_counters(const server& running, worker_threads&
 // prints the counters and SIGHUP is still harmless.
 runtime::task<void> watch_while_draining(runtime::signal_set& signals,
                                          runtime::cancellation& cancel, const server& running,
-                                         worker_threads& workers) {
+                                         worker_threads& workers,
+                                         const service_notifier& notifier) {
   for (;;) {
     auto signal_number = co_await signals.wait(&cancel);
     if (!signal_number) {
       co_return;
     }
     if (*signal_number == SIGUSR1) {
-      runtime::log_line((co_await collect_all_counters(running, workers)).summary());
+      const auto counters = co_await collect_all_counters(running, workers);
+      runtime::log_line(counters.summary());
+      notifier.status("draining: " + status_line(counters));
     } else if (*signal_number == SIGHUP) {
       runtime::log_line("signal 1 (SIGHUP): ignored while shutting down");
     } else {
-      runtime::log_line(fmt::format("second signal: exiting now"));
+      runtime::log(runtime::log_level::warn, fmt::format("second signal: exiting now"));
       (void)runtime::flush_log(std::chrono::milliseconds(200));
       ::_exit(128 + *signal_number);
     }
@@ -110,7 +122,8 @@ runtime::task<void> wait_for_all_sessions(server& running, worker_threads& worke
 // (a worker thread that failed cancels the wait through `failed`).
 runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const server& running,
                                           worker_threads& workers, sink& lines,
-                                          runtime::cancellation& failed) {
+                                          runtime::cancellation& failed,
+                                          const service_notifier& notifier) {
   for (;;) {
     auto signal_number = co_await signals.wait(&failed);
     if (!signal_number) {
@@ -120,7 +133,9 @@ runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const se
       throw std::system_error(signal_number.error(), "waiting for signals");
     }
     if (*signal_number == SIGUSR1) {
-      runtime::log_line((co_await collect_all_counters(running, workers)).summary());
+      const auto counters = co_await collect_all_counters(running, workers);
+      runtime::log_line(counters.summary());
+      notifier.status(status_line(counters));
     } else if (*signal_number == SIGHUP) {
       // Log rotation: the file sink is reopened by its path; nothing else is reloaded.
       runtime::log_line(lines.reopen() ? "signal 1 (SIGHUP): reopening the sink file"
@@ -133,13 +148,45 @@ runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const se
   }
 }
 
-runtime::task<int> serve(config settings, runtime::signal_set& signals) {
-  auto& loop = runtime::event_loop::current();
-  // Listen first: a server that cannot serve (port taken) must not have touched the sink.
+// The listening socket: the one systemd passed (socket activation), or a new one bound to
+// --host and --port. Logs why when there is none to serve.
+runtime::result<runtime::unique_fd> listen_or_inherit(const config& settings,
+                                                      std::vector<runtime::unique_fd> activated) {
+  if (activated.size() > 1) {
+    // Each thread's server has one accept loop on one socket (duplicated per thread); serving
+    // several would need one per socket on every thread, for a case one socket covers.
+    runtime::log(runtime::log_level::error,
+                 fmt::format("ringline-server: socket activation passed {} sockets (descriptors "
+                             "{}-{}); ringline-server serves exactly one: give the .socket unit a "
+                             "single ListenStream= (ListenStream=[::]:PORT with "
+                             "BindIPv6Only=both covers IPv4 and IPv6)",
+                             activated.size(), activated.front().get(), activated.back().get()));
+    return std::errc::invalid_argument;
+  }
+  if (activated.size() == 1) {
+    // systemd owns this socket: it is never shut down here, only our descriptor is closed.
+    runtime::log_line(fmt::format(
+        "socket activation: serving the listening socket systemd passed (descriptor {}); "
+        "--host and --port are not used",
+        activated.front().get()));
+    return std::move(activated.front());
+  }
   auto listener = server::open_listener(settings);
   if (!listener) {
-    runtime::log_line(fmt::format("ringline-server: cannot listen on {} port {}: {}", settings.host,
-                                  settings.port, listener.error().message()));
+    runtime::log(runtime::log_level::error,
+                 fmt::format("ringline-server: cannot listen on {} port {}: {}", settings.host,
+                             settings.port, listener.error().message()));
+  }
+  return listener;
+}
+
+runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activated,
+                         runtime::signal_set& signals) {
+  auto& loop = runtime::event_loop::current();
+  const service_notifier notifier;
+  // Listen first: a server that cannot serve (port taken) must not have touched the sink.
+  auto listener = listen_or_inherit(settings, std::move(activated));
+  if (!listener) {
     co_return 1;
   }
   std::string why;
@@ -158,13 +205,14 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
                                         .timeout = settings.sink_timeout},
                            why);
   if (!opened) {
-    runtime::log_line(fmt::format("ringline-server: {}", why));
+    runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", why));
     co_return 1;
   }
   sink& lines = **opened;
   if (lines.repaired_bytes() > 0) {
-    runtime::log_line(fmt::format("sink {}: cut {} bytes of a torn last line left by a crash",
-                                  settings.sink, lines.repaired_bytes()));
+    runtime::log(runtime::log_level::warn,
+                 fmt::format("sink {}: cut {} bytes of a torn last line left by a crash",
+                             settings.sink, lines.repaired_bytes()));
   }
   // Thread 0 is this one: signals, the sink writer and a server of its own. Other threads
   // reach it through `mailbox`; appends on them wake the writer through it.
@@ -175,7 +223,8 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   running.share(shared);
   const int listener_fd = listener->get();
   if (auto taken = running.take_listener(std::move(*listener)); !taken) {
-    runtime::log_line(fmt::format("ringline-server: {}", taken.error().message()));
+    runtime::log(runtime::log_level::error,
+                 fmt::format("ringline-server: {}", taken.error().message()));
     co_return 1;
   }
   worker_threads workers(settings, lines, mailbox, shared);
@@ -186,6 +235,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   std::exception_ptr failure;
   runtime::cancellation stop_watching;
   runtime::cancellation stop_trimming;
+  runtime::cancellation stop_notifying;
   runtime::cancellation sink_done;
   bool draining = false;
   try {
@@ -200,14 +250,36 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
       runtime::log_line(
           fmt::format("metrics: serving /metrics and /health on {}", metrics->address()));
     }
+    // A round trip through every worker's inbox: each has started its accept loop by the time
+    // it answers, so the announcement and READY=1 mean every thread accepts.
+    (void)co_await workers.collect_counters();
     runtime::log_line(describe_settings(settings, running.local_address()));
-    co_await serve_until_signalled(signals, running, workers, lines, worker_failed);
-    loop.spawn(watch_while_draining(signals, stop_watching, running, workers));
+    notifier.ready(fmt::format("listening on {} ({} threads)", running.local_address().to_string(),
+                               settings.threads));
+    if (notifier.enabled()) {
+      runtime::log_line(fmt::format(
+          "systemd: sent READY=1; watchdog {}",
+          notifier.watchdog_interval().count() > 0
+              ? "every " + duration_text(std::chrono::duration_cast<std::chrono::milliseconds>(
+                               notifier.watchdog_interval()))
+              : std::string("off")));
+      // Runs through the drain: systemd may still watch while sessions finish.
+      loop.spawn(notify_periodically(
+          notifier,
+          [&running, &workers, &draining] {
+            const auto line = status_line(all_counters(running, workers));
+            return draining ? "draining: " + line : line;
+          },
+          k_status_period, stop_notifying));
+    }
+    co_await serve_until_signalled(signals, running, workers, lines, worker_failed, notifier);
+    loop.spawn(watch_while_draining(signals, stop_watching, running, workers, notifier));
   } catch (...) {
     failure = std::current_exception();
   }
+  draining = true;  // /health says 503, and STATUS= says draining, from here on
+  notifier.stopping("draining: " + status_line(all_counters(running, workers)));
   const auto grace_end = clock::now() + settings.shutdown_grace;
-  draining = true;  // /health says 503 from here on
   running.stop();
   workers.stop();
   // The grace timer is cut short when the last session of the last thread ends.
@@ -217,8 +289,9 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   const bool grace_expired =
       static_cast<bool>(co_await runtime::sleep_for(settings.shutdown_grace, &sessions_ended));
   if (grace_expired) {
-    runtime::log_line(fmt::format("grace period over: closing {} sessions",
-                                  all_counters(running, workers).active.load()));
+    runtime::log(runtime::log_level::warn,
+                 fmt::format("grace period over: closing {} sessions",
+                             all_counters(running, workers).active.load()));
     running.force_close();
     workers.force_close();
   }
@@ -233,6 +306,7 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
   }
   stop_watching.request();
   stop_trimming.request();
+  stop_notifying.request();
   if (metrics != nullptr) {
     metrics->stop();
   }
@@ -254,9 +328,10 @@ runtime::task<int> serve(config settings, runtime::signal_set& signals) {
     try {
       std::rethrow_exception(failure);
     } catch (const std::exception& error) {
-      runtime::log_line(fmt::format("ringline-server: fatal: {}", error.what()));
+      runtime::log(runtime::log_level::error,
+                   fmt::format("ringline-server: fatal: {}", error.what()));
     } catch (...) {
-      runtime::log_line("ringline-server: fatal: unknown exception");
+      runtime::log(runtime::log_level::error, "ringline-server: fatal: unknown exception");
     }
     co_return 1;
   }
@@ -271,13 +346,24 @@ int run_program(int argc, const char* const* argv) {
   if (!parsed.settings) {
     return parsed.exit_code;
   }
+  // Before any thread starts: this unsets LISTEN_FDS, and the environment must not change
+  // while another thread may read it.
+  std::string activation_problem;
+  auto activated = take_activated_listeners(activation_problem);
   // Sends use MSG_NOSIGNAL, but the stdout sink is a write(): a closed pipe there must be an
   // EPIPE the sink reports, not a signal that kills the server.
   (void)::signal(SIGPIPE, SIG_IGN);
   // 256 KiB of log (about 2,000 lines) rides out a slow reader; beyond that lines are dropped
   // and counted rather than let the server wait for its stderr.
-  runtime::start_background_log(
-      runtime::log_options{.timestamps = true, .queue_bytes = std::size_t{256} * 1024});
+  runtime::start_background_log(runtime::log_options{.min_level = parsed.settings->log_level,
+                                                     .format = parsed.settings->log_format,
+                                                     .timestamps = true,
+                                                     .queue_bytes = std::size_t{256} * 1024});
+  if (!activated) {
+    runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", activation_problem));
+    (void)runtime::flush_log(std::chrono::seconds(1));
+    return 1;
+  }
   // Each loop thread beyond the first holds a ring, an inbox eventfd and a listener duplicate.
   const auto budget =
       raise_descriptor_limit(parsed.settings->max_connections, 3 * (parsed.settings->threads - 1));
@@ -289,11 +375,12 @@ int run_program(int argc, const char* const* argv) {
   try {
     runtime::signal_set signals{SIGINT, SIGTERM, SIGUSR1, SIGHUP};
     runtime::event_loop loop(loop_options(*parsed.settings));
-    status = loop.run(serve(std::move(*parsed.settings), signals));
+    status = loop.run(serve(std::move(*parsed.settings), std::move(*activated), signals));
   } catch (const runtime::io_uring_unavailable& error) {
-    runtime::log_line(fmt::format("ringline-server: {}", error.what()));
+    runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", error.what()));
   } catch (const std::exception& error) {
-    runtime::log_line(fmt::format("ringline-server: fatal: {}", error.what()));
+    runtime::log(runtime::log_level::error,
+                 fmt::format("ringline-server: fatal: {}", error.what()));
   }
   // A blocked stderr must not keep the process from exiting.
   (void)runtime::flush_log(std::chrono::seconds(1));

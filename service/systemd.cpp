@@ -4,12 +4,14 @@
 #include <sys/socket.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 
 #include <fmt/format.h>
 
 #include "runtime/error.hpp"
+#include "runtime/io.hpp"
 
 namespace ringline::service {
 
@@ -89,6 +91,40 @@ void service_notifier::watchdog() const noexcept {
 void service_notifier::send(const std::string& state) const noexcept {
   // One datagram on a local socket: it does not block for long, and it is not retried.
   (void)::sd_notify(0, state.c_str());
+}
+
+runtime::task<void> notify_periodically(const service_notifier& notifier,
+                                        std::function<std::string()> describe,
+                                        std::chrono::milliseconds status_period,
+                                        runtime::cancellation& stop) {
+  using clock = std::chrono::steady_clock;
+  const auto watchdog = std::chrono::duration_cast<clock::duration>(notifier.watchdog_interval());
+  const bool feeds_watchdog = watchdog > clock::duration::zero();
+  auto next_status = clock::now() + status_period;
+  auto next_watchdog = clock::now() + watchdog;
+  for (;;) {
+    const auto wake = feeds_watchdog ? std::min(next_status, next_watchdog) : next_status;
+    // At least a millisecond: a deadline already passed must not spin the loop.
+    const auto nap = std::max<clock::duration>(wake - clock::now(), std::chrono::milliseconds(1));
+    // Not `while (co_await ...)`: GCC 12 miscompiles a co_await in a loop condition.
+    if (auto slept = co_await runtime::sleep_for(nap, &stop); !slept) {
+      co_return;
+    }
+    const auto now = clock::now();
+    if (feeds_watchdog && now >= next_watchdog) {
+      notifier.watchdog();
+      // From now, not from the missed deadline: a late loop sends one, not a burst.
+      next_watchdog = now + watchdog;
+    }
+    if (now >= next_status) {
+      try {
+        notifier.status(describe());
+      } catch (...) {
+        // No memory for a status line: the next one may have it; the server goes on.
+      }
+      next_status = now + status_period;
+    }
+  }
 }
 
 }  // namespace ringline::service

@@ -1,11 +1,14 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "runtime/cancellation.hpp"
 #include "runtime/result.hpp"
+#include "runtime/task.hpp"
 #include "runtime/unique_fd.hpp"
 
 // The server under systemd (through libsystemd, not a hand-written protocol): sockets passed
@@ -50,5 +53,14 @@ class service_notifier {
   bool m_enabled = false;
   std::chrono::microseconds m_watchdog_interval{0};
 };
+
+/// Keeps the service manager informed until `stop` is requested: WATCHDOG=1 every
+/// notifier.watchdog_interval() (when set) and STATUS=<describe()> every `status_period`.
+/// Run it on the loop the watchdog vouches for (the main loop): a loop that stops turning
+/// stops feeding the watchdog, and systemd restarts the service. `notifier` must outlive it.
+runtime::task<void> notify_periodically(const service_notifier& notifier,
+                                        std::function<std::string()> describe,
+                                        std::chrono::milliseconds status_period,
+                                        runtime::cancellation& stop);
 
 }  // namespace ringline::service

@@ -5,7 +5,9 @@
 #include <sched.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/messages.hpp"
@@ -247,6 +249,75 @@ TEST(config_test, threads_accept_1_to_256_and_refuse_the_rest) {
     EXPECT_FALSE(parsed.settings) << bad;
     EXPECT_EQ(parsed.exit_code, 2) << bad;
   }
+}
+
+TEST(config_test, log_level_and_format_take_their_words) {
+  auto defaults = parse({});
+  ASSERT_TRUE(defaults.settings);
+  EXPECT_EQ(defaults.settings->log_level, runtime::log_level::info);
+  EXPECT_EQ(defaults.settings->log_format, runtime::log_format::text);
+  const std::pair<const char*, runtime::log_level> levels[] = {
+      {"error", runtime::log_level::error},
+      {"warn", runtime::log_level::warn},
+      {"info", runtime::log_level::info},
+      {"debug", runtime::log_level::debug}};
+  for (const auto& [word, level] : levels) {
+    auto parsed = parse({"--log-level", word, "--log-format", "json"});
+    ASSERT_TRUE(parsed.settings) << word;
+    EXPECT_EQ(parsed.settings->log_level, level) << word;
+    EXPECT_EQ(parsed.settings->log_format, runtime::log_format::json);
+  }
+  for (const auto& bad : std::vector<std::vector<const char*>>{
+           {"--log-level", "loud"}, {"--log-level", "warning"}, {"--log-format", "xml"}}) {
+    testing::internal::CaptureStderr();
+    auto parsed = parse(bad);
+    const auto err = testing::internal::GetCapturedStderr();
+    EXPECT_FALSE(parsed.settings) << bad[1];
+    EXPECT_EQ(parsed.exit_code, 2) << bad[1];
+    EXPECT_NE(err.find(bad[0]), std::string::npos) << err;
+  }
+}
+
+TEST(config_test, config_file_sets_flags_and_the_command_line_wins) {
+  const test_support::temp_dir dir;
+  const auto path = dir.file("ringline.conf");
+  {
+    std::ofstream file(path);
+    file << "# every kind of value\n"
+            "port = 1234\n"
+            "greeting = \"hello there\"\n"
+            "idle-timeout = 7s\n"
+            "max-connections = 3\n"
+            "quiet = true\n"
+            "log-format = json\n";
+  }
+  const auto config = path.string();
+  auto parsed = parse({"--port", "99", "--config", config.c_str(), "--max-connections", "4"});
+  ASSERT_TRUE(parsed.settings);
+  EXPECT_EQ(parsed.settings->port, 99);  // the command line, before or after --config
+  EXPECT_EQ(parsed.settings->max_connections, 4U);
+  EXPECT_EQ(parsed.settings->greeting, "hello there");
+  EXPECT_EQ(parsed.settings->idle_timeout, 7s);
+  EXPECT_FALSE(parsed.settings->log_connections);
+  EXPECT_EQ(parsed.settings->log_format, runtime::log_format::json);
+  EXPECT_EQ(parsed.settings->line_timeout, 60s);  // in neither: the default
+}
+
+TEST(config_test, config_file_with_an_unknown_key_exits_2_naming_it) {
+  const test_support::temp_dir dir;
+  const auto path = dir.file("ringline.conf");
+  {
+    std::ofstream file(path);
+    file << "greeting = hi\nmax-conections = 3\n";
+  }
+  const auto config = path.string();
+  testing::internal::CaptureStderr();
+  auto parsed = parse({"--config", config.c_str()});
+  const auto err = testing::internal::GetCapturedStderr();
+  EXPECT_FALSE(parsed.settings);
+  EXPECT_EQ(parsed.exit_code, 2);
+  EXPECT_NE(err.find("unknown setting 'max-conections'"), std::string::npos) << err;
+  EXPECT_NE(err.find(config), std::string::npos) << err;
 }
 
 }  // namespace
