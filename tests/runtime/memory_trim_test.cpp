@@ -10,18 +10,6 @@
 namespace ringline::runtime {
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-constexpr bool k_sanitized = true;
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-constexpr bool k_sanitized = true;
-#else
-constexpr bool k_sanitized = false;
-#endif
-#else
-constexpr bool k_sanitized = false;
-#endif
-
 std::size_t free_heap_bytes() {
   return ::mallinfo2().fordblks;
 }
@@ -31,9 +19,6 @@ TEST(memory_trim_test, little_free_memory_is_left_alone) {
 }
 
 TEST(memory_trim_test, memory_freed_in_the_middle_of_the_heap_goes_back) {
-  if (k_sanitized) {
-    GTEST_SKIP() << "a sanitizer's allocator replaces glibc's heap";
-  }
   // 8 MiB in 2 KiB pieces (below the mmap threshold, so from the heap), then one piece kept
   // above them: freed, they leave a hole that trimming the top of the heap cannot return.
   std::vector<std::unique_ptr<char[]>> pieces;
