@@ -22,7 +22,8 @@ namespace ringline::runtime {
 namespace {
 
 bool switched_on(const char* variable) noexcept {
-  const char* value = std::getenv(variable);
+  // Read at setup, where no other thread changes the environment.
+  const char* value = std::getenv(variable);  // NOLINT(concurrency-mt-unsafe)
   return value != nullptr && std::string_view(value) == "1";
 }
 

@@ -44,8 +44,8 @@ bool split_host_port(const std::string& where, host_port& out) {
 
 }  // namespace
 
-metrics_service::metrics_service(runtime::unique_fd listener, std::string address) noexcept
-    : m_listener(std::move(listener)), m_address(std::move(address)) {}
+metrics_service::metrics_service(runtime::unique_fd listener, const std::string& address)
+    : m_listener(std::move(listener)), m_address(address) {}
 
 runtime::result<std::unique_ptr<metrics_service>> metrics_service::open(const std::string& where,
                                                                         std::string& why) {

@@ -33,7 +33,7 @@ class metrics_service {
   /// Returns the address bound, as "HOST:PORT".
   [[nodiscard]] const std::string& address() const noexcept { return m_address; }
 
-  explicit metrics_service(runtime::unique_fd listener, std::string address) noexcept;
+  metrics_service(runtime::unique_fd listener, const std::string& address);
 
  private:
   runtime::unique_fd m_listener;

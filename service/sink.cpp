@@ -43,7 +43,9 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, sink_
   opened->m_repaired = file->repaired_bytes;
   opened->m_marked = file->marked;
   opened->m_path = spec;
-  const char* naive = std::getenv("RINGLINE_BENCH_SYNC_EACH_LINE");
+  // Read at start, before any other thread exists.
+  const char* naive =
+      std::getenv("RINGLINE_BENCH_SYNC_EACH_LINE");  // NOLINT(concurrency-mt-unsafe)
   opened->m_sync_each_line = options.durable && naive != nullptr && std::string_view(naive) == "1";
   struct stat status {};
   if (::fstat(raw, &status) == 0 && S_ISREG(status.st_mode)) {
@@ -268,7 +270,7 @@ runtime::task<void> sink::ride_out_failure(std::error_code error) {
       attempts));
 }
 
-bool sink::probe_room() noexcept {
+bool sink::probe_room() const noexcept {
   // Room for a page more at the end means a write of lines would get through again. The
   // probe leaves the file as it was: fallocate without KEEP_SIZE grows it, so cut it back.
   constexpr off_t k_probe_bytes = 4096;

@@ -167,7 +167,7 @@ class sink {
   // After a failed write to a file: cut it back to its last whole line, fail the waiting
   // lines, refuse new ones, and try every second until there is room again.
   runtime::task<void> ride_out_failure(std::error_code error);
-  bool probe_room() noexcept;
+  [[nodiscard]] bool probe_room() const noexcept;
   runtime::task<runtime::result<void>> write_and_sync_each_line(runtime::io_options io);
   void fail_all(std::error_code error) noexcept;
 

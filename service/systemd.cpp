@@ -43,7 +43,8 @@ runtime::result<std::vector<runtime::unique_fd>> take_activated_listeners(std::s
 }
 
 service_notifier::service_notifier() noexcept {
-  const char* socket = std::getenv("NOTIFY_SOCKET");
+  // Read at start, before any other thread exists.
+  const char* socket = std::getenv("NOTIFY_SOCKET");  // NOLINT(concurrency-mt-unsafe)
   m_enabled = socket != nullptr && *socket != '\0';
   std::uint64_t usec = 0;
   // 0: keep WATCHDOG_USEC/WATCHDOG_PID set; they describe this process and cost nothing.

@@ -15,7 +15,6 @@ namespace ringline::fault {
 namespace {
 
 using test_support::server_process;
-using test_support::socket_client;
 
 /// Returns `values` as bytes.
 std::string bytes(std::initializer_list<int> values) {

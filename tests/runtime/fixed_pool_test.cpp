@@ -10,7 +10,7 @@ namespace ringline::runtime {
 namespace {
 
 TEST(fixed_pool_test, slots_are_distinct_aligned_and_reused_after_release) {
-  fixed_pool<40, 8 * 48> pool;
+  fixed_pool<40, std::size_t{8} * 48> pool;
   std::vector<void*> taken;
   for (int i = 0; i < 20; ++i) {  // more than one block
     taken.push_back(pool.allocate());
@@ -27,7 +27,7 @@ TEST(fixed_pool_test, slots_are_distinct_aligned_and_reused_after_release) {
 
 TEST(fixed_pool_test, a_slot_holds_an_object_of_the_size_without_overlapping_the_next) {
   constexpr std::size_t k_size = 50;
-  fixed_pool<k_size, 4 * 64> pool;
+  fixed_pool<k_size, std::size_t{4} * 64> pool;
   auto* first = static_cast<unsigned char*>(pool.allocate());
   auto* second = static_cast<unsigned char*>(pool.allocate());
   std::fill(first, first + k_size, 0xAA);
