@@ -54,31 +54,28 @@ service_notifier::service_notifier() noexcept {
 }
 
 void service_notifier::ready(std::string_view status) const noexcept {
-  if (m_enabled) {
-    try {
-      send(fmt::format("READY=1\nSTATUS={}", status));
-    } catch (...) {
-      send("READY=1");
-    }
-  }
+  send_with_status("READY=1\n", status);
 }
 
 void service_notifier::stopping(std::string_view status) const noexcept {
-  if (m_enabled) {
-    try {
-      send(fmt::format("STOPPING=1\nSTATUS={}", status));
-    } catch (...) {
-      send("STOPPING=1");
-    }
-  }
+  send_with_status("STOPPING=1\n", status);
 }
 
 void service_notifier::status(std::string_view status) const noexcept {
-  if (m_enabled) {
-    try {
-      send(fmt::format("STATUS={}", status));
-    } catch (...) {
-      return;  // a status line is not worth more than this
+  send_with_status("", status);
+}
+
+void service_notifier::send_with_status(std::string_view state,
+                                        std::string_view status) const noexcept {
+  if (!m_enabled) {
+    return;
+  }
+  try {
+    send(fmt::format("{}STATUS={}", state, status));
+  } catch (...) {
+    // No memory for the status text: the state alone still matters to the manager.
+    if (!state.empty()) {
+      send(std::string(state));
     }
   }
 }

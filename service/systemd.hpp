@@ -49,6 +49,7 @@ class service_notifier {
 
  private:
   void send(const std::string& state) const noexcept;
+  void send_with_status(std::string_view state, std::string_view status) const noexcept;
 
   bool m_enabled = false;
   std::chrono::microseconds m_watchdog_interval{0};

@@ -35,26 +35,6 @@ std::string numbered_lines(int count) {
   return text;
 }
 
-std::uintmax_t size_of(const std::filesystem::path& path) {
-  struct stat status {};
-  return ::stat(path.c_str(), &status) == 0 ? static_cast<std::uintmax_t>(status.st_size) : 0;
-}
-
-/// Waits until `path` holds at least `bytes`, polling its size every millisecond (a file's
-/// growth has no event to await here); returns false if the client ended or time ran out.
-bool wait_for_size(const std::filesystem::path& path, std::uintmax_t bytes,
-                   test_support::child_process& client) {
-  for (const test_support::deadline until(k_wait); !until.expired();) {
-    if (size_of(path) >= bytes) {
-      return true;
-    }
-    if (client.wait_for_exit(1ms)) {
-      return false;
-    }
-  }
-  return false;
-}
-
 test_support::server_process start_server_on(std::uint16_t port, const std::filesystem::path& sink,
                                              bool durable) {
   test_support::child_options options;

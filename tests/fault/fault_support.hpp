@@ -62,6 +62,27 @@ inline test_support::child_options server_options(std::vector<std::string> args)
   return options;
 }
 
+/// Returns the size of `path`, 0 when it does not exist.
+inline std::uintmax_t size_of(const std::filesystem::path& path) {
+  struct stat status {};
+  return ::stat(path.c_str(), &status) == 0 ? static_cast<std::uintmax_t>(status.st_size) : 0;
+}
+
+/// Waits until `path` holds at least `bytes`, polling its size every millisecond (a file's
+/// growth has no event to await here); returns false if `client` ended or time ran out.
+inline bool wait_for_size(const std::filesystem::path& path, std::uintmax_t bytes,
+                          test_support::child_process& client) {
+  for (const test_support::deadline until(k_wait); !until.expired();) {
+    if (size_of(path) >= bytes) {
+      return true;
+    }
+    if (client.wait_for_exit(std::chrono::milliseconds(1))) {
+      return false;
+    }
+  }
+  return false;
+}
+
 /// Starts ringline-server as server_options() describes and waits for its announcement.
 inline test_support::server_process start_server(std::vector<std::string> args) {
   return test_support::server_process::start(server_options(std::move(args)), k_wait);

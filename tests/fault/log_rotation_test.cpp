@@ -21,25 +21,6 @@ namespace {
 constexpr int k_lines = 100'000;
 constexpr std::size_t k_line_bytes = 13;  // "line-" + 7 digits + '\n'
 
-std::uintmax_t size_of(const std::filesystem::path& path) {
-  struct stat status {};
-  return ::stat(path.c_str(), &status) == 0 ? static_cast<std::uintmax_t>(status.st_size) : 0;
-}
-
-// Waits until `path` holds at least `bytes` (polled: a file's growth has no event here).
-bool wait_for_size(const std::filesystem::path& path, std::uintmax_t bytes,
-                   test_support::child_process& client) {
-  for (const test_support::deadline until(k_wait); !until.expired();) {
-    if (size_of(path) >= bytes) {
-      return true;
-    }
-    if (client.wait_for_exit(1ms)) {
-      return false;
-    }
-  }
-  return false;
-}
-
 void rotate_while_delivering(bool durable) {
   const test_support::temp_dir dir;
   const auto input = dir.file("input.txt");
