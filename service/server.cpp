@@ -268,6 +268,7 @@ void server::cancel_when_idle(runtime::cancellation* cancel) noexcept {
 
 void server::session_ended() noexcept {
   m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
+  m_sink.leave();
   if (--m_stats.active == 0) {
     m_sessions_done.set();
     if (m_idle_cancel != nullptr) {

@@ -119,6 +119,7 @@ bool sink::append_awaiter::await_suspend(std::coroutine_handle<> waiter) {
     assert(home != nullptr && "append() from a thread without a running inbox");
   }
   std::coroutine_handle<> expiry;
+  std::uint64_t gathered = 0;
   {
     const std::lock_guard lock(m_sink.m_mutex);
     if (m_sink.m_failed) {
@@ -135,9 +136,13 @@ bool sink::append_awaiter::await_suspend(std::coroutine_handle<> waiter) {
     m_queued = true;
     m_suspended = true;
     expiry = std::exchange(m_sink.m_idle_expiry, nullptr);
+    gathered = m_sink.gathered_locked();
   }
   if (expiry) {
     m_sink.wake_on_writer(expiry);
+  }
+  if (gathered != 0) {
+    m_sink.end_gather_from_any_thread(gathered);
   }
   return true;
 }
@@ -336,6 +341,12 @@ runtime::task<void> sink::run() {
       co_await work_awaiter(*this);
       continue;
     }
+    if (m_options.durable && !m_sync_each_line) {
+      co_await gather();
+      const std::lock_guard lock(m_mutex);
+      m_writing.append(m_pending);  // what came while gathering
+      m_pending.clear();
+    }
     const runtime::io_options io{.timeout = {}, .cancel = &m_cancel};
     m_write_in_flight = true;
     if (m_sync_each_line) {
@@ -370,7 +381,8 @@ runtime::task<void> sink::run() {
       started = clock::now();
       wrote = co_await runtime::datasync(m_fd, io);
       if (wrote) {
-        m_metrics.flush_time.record(clock::now() - started);
+        m_last_flush = clock::now() - started;
+        m_metrics.flush_time.record(m_last_flush);
         ++m_metrics.flushes;
       }
     }
@@ -408,6 +420,9 @@ runtime::task<void> sink::run() {
       const std::lock_guard lock(m_mutex);
       m_written += m_writing.size();
       take_waiters_locked(false, {});
+      // The sessions just acked and those already waiting on the next group: what the
+      // next gather waits for.
+      m_expected = m_waking.size() + m_waiters.size();
     }
     m_writing.clear();
     resume_taken();
@@ -498,6 +513,14 @@ void sink::abort() noexcept {
   m_cancel.request();
   m_stop_expiry.request();
   m_retry_cancel.request();
+  std::uint64_t gathering = 0;
+  {
+    const std::lock_guard lock(m_mutex);
+    gathering = std::exchange(m_gathering, 0);
+  }
+  if (gathering != 0) {
+    end_gather(gathering);
+  }
   if (!m_write_in_flight) {
     // No write in flight to report the cancellation: fail the waiting appends here.
     fail_all(std::make_error_code(std::errc::operation_canceled));
@@ -514,14 +537,89 @@ void sink::abort() noexcept {
 
 void sink::stop() noexcept {
   std::coroutine_handle<> writer;
+  std::uint64_t gathering = 0;
   {
     const std::lock_guard lock(m_mutex);
     m_stopping = true;
     writer = std::exchange(m_idle_writer, nullptr);
+    gathering = std::exchange(m_gathering, 0);
   }
   m_retry_cancel.request();  // a failing sink stops trying
   if (writer) {
     wake_on_writer(writer);
+  }
+  if (gathering != 0) {
+    end_gather(gathering);
+  }
+}
+
+runtime::task<void> sink::gather() {
+  // Without it, under steady load the sessions split into two halves that take turns: one
+  // half's lines wait while the other half's flush runs, so each flush covers half of them.
+  // Waiting for the acked half to send again costs about a round trip and doubles the group.
+  // Bounded by the last flush's duration: a longer wait would cost more than a flush.
+  const clock::duration limit =
+      m_options.gather_limit_fixed
+          ? clock::duration(m_options.gather_limit)
+          : std::min<clock::duration>(m_last_flush, m_options.gather_limit);
+  if (limit <= clock::duration::zero()) {
+    co_return;
+  }
+  runtime::cancellation ended;
+  {
+    const std::lock_guard lock(m_mutex);
+    if (m_expected < 2 || m_waiters.size() >= m_expected || m_stopping || m_failed || m_reopen) {
+      co_return;
+    }
+    m_gathering = ++m_gather_generation;
+  }
+  m_gather_cancel = &ended;
+  (void)co_await runtime::sleep_for(limit, &ended);
+  m_gather_cancel = nullptr;
+  const std::lock_guard lock(m_mutex);
+  m_gathering = 0;
+}
+
+std::uint64_t sink::gathered_locked() noexcept {
+  if (m_gathering != 0 && m_waiters.size() >= m_expected) {
+    return std::exchange(m_gathering, 0);
+  }
+  return 0;
+}
+
+void sink::end_gather(std::uint64_t generation) noexcept {
+  // m_gather_generation changes only on this thread, so reading it here needs no lock.
+  if (m_gather_cancel != nullptr && generation == m_gather_generation) {
+    m_gather_cancel->request();
+  }
+}
+
+void sink::end_gather_from_any_thread(std::uint64_t generation) noexcept {
+  if (on_writer_thread() || m_writer_inbox == nullptr) {
+    end_gather(generation);
+    return;
+  }
+  try {
+    m_writer_inbox->post([this, generation] { end_gather(generation); });
+  } catch (const std::bad_alloc&) {
+    // The gather then ends at its time limit instead.
+  }
+}
+
+void sink::leave() noexcept {
+  if (!m_options.durable) {
+    return;
+  }
+  std::uint64_t gathered = 0;
+  {
+    const std::lock_guard lock(m_mutex);
+    if (m_expected > 0) {
+      --m_expected;  // perhaps a session of no group: the next group is then a little smaller
+    }
+    gathered = gathered_locked();
+  }
+  if (gathered != 0) {
+    end_gather_from_any_thread(gathered);
   }
 }
 

@@ -40,6 +40,12 @@ struct sink_options {
   /// more, so this is only reached while the writer is stuck; appends beyond it fail at once
   /// instead of growing the buffer without bound.
   std::size_t pending_limit = std::size_t{8} << 20;
+  /// Durable only: the longest the writer waits for the sessions it just acked to send again
+  /// before the next write, and never longer than the last flush took.
+  std::chrono::microseconds gather_limit{2000};
+  /// Tests only: wait up to gather_limit whatever the last flush took, so that a test on a
+  /// fast disk (tmpfs) sees the gather at all.
+  bool gather_limit_fixed = false;
 };
 
 /// Where received lines go before they are acknowledged: stdout, a file, or nowhere.
@@ -123,6 +129,10 @@ class sink {
   /// another thread it is handed to the writer's inbox and takes effect there shortly after.
   void abort() noexcept;
 
+  /// Tells the sink that a session ended, so that a durable writer gathering the next group
+  /// (see docs/architecture.md) stops waiting for it. Any thread; nothing for other sinks.
+  void leave() noexcept;
+
   /// Returns true when acks wait for fdatasync.
   [[nodiscard]] bool durable() const noexcept { return m_options.durable; }
 
@@ -170,6 +180,16 @@ class sink {
   [[nodiscard]] bool probe_room() const noexcept;
   runtime::task<runtime::result<void>> write_and_sync_each_line(runtime::io_options io);
   void fail_all(std::error_code error) noexcept;
+  // Durable group commit: before writing, waits for the sessions the last flush acked to send
+  // again, at most as long as that flush took, so that the next flush covers them too.
+  runtime::task<void> gather();
+  // Ends the gather numbered `generation` early, if it is still the one going on. Writer's thread.
+  void end_gather(std::uint64_t generation) noexcept;
+  // Without the mutex: ends that gather on the writer's thread, posting there if need be.
+  void end_gather_from_any_thread(std::uint64_t generation) noexcept;
+  // With the mutex held: returns the gather that now has every session it waits for (and
+  // marks it over), or 0.
+  std::uint64_t gathered_locked() noexcept;
 
   runtime::unique_fd m_owned;
   int m_fd;
@@ -206,6 +226,12 @@ class sink {
   runtime::cancellation m_retry_cancel;
   static constexpr std::chrono::seconds k_retry_interval{1};
   bool m_sync_each_line = false;  // bench/durable's naive baseline
+  // The gather (durable only, see gather()).
+  clock::duration m_last_flush{};                    // the writer's thread only
+  runtime::cancellation* m_gather_cancel = nullptr;  // the writer's thread only
+  std::size_t m_expected = 0;                        // guarded: sessions the next group waits for
+  std::uint64_t m_gathering = 0;          // guarded: the gather going on (its generation), or 0
+  std::uint64_t m_gather_generation = 0;  // guarded; changed on the writer's thread only
 };
 
 }  // namespace ringline::service

@@ -66,8 +66,14 @@ void rotate_while_delivering(bool durable) {
     logrotate.argv = {"/usr/sbin/logrotate", "-f", "-s", dir.file("state").string(),
                       config.string()};
     logrotate.stdout_mode = test_support::stdio_mode::null;
+    // A fast client could send the rest of its input while logrotate starts up, leaving
+    // fewer than three rotations to test: it pauses while logrotate runs, with up to its
+    // window of lines still in flight through the rename and the SIGHUP.
+    ASSERT_EQ(::kill(client.pid(), SIGSTOP), 0);
     test_support::child_process rotate(std::move(logrotate));
-    ASSERT_EQ(rotate.wait_for_exit(k_wait), 0) << rotate.stderr_so_far();
+    const auto rotated = rotate.wait_for_exit(k_wait);
+    ASSERT_EQ(::kill(client.pid(), SIGCONT), 0);
+    ASSERT_EQ(rotated, 0) << rotate.stderr_so_far();
     ++rotations;
     // The server logs the reopen once the write in progress is done.
     ASSERT_TRUE(wait_for_stderr_line(server.process(), "reopened"));

@@ -1,0 +1,153 @@
+// The durable writer's gather: after a flush it waits for the sessions it acked to send again,
+// so that the next flush covers them all instead of whoever came back first.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <string>
+#include <string_view>
+
+#include "runtime/event.hpp"
+#include "runtime/event_loop.hpp"
+#include "runtime/io.hpp"
+#include "service/sink.hpp"
+#include "tests/support/temp_dir.hpp"
+
+namespace ringline::service {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::unique_ptr<sink> open_durable(const std::filesystem::path& path,
+                                   std::chrono::microseconds gather_limit) {
+  std::string why;
+  auto opened = sink::open(
+      path.string(),
+      sink_options{.durable = true, .gather_limit = gather_limit, .gather_limit_fixed = true}, why);
+  EXPECT_TRUE(opened) << why;
+  return opened ? std::move(*opened) : nullptr;
+}
+
+std::size_t count_lines(const std::filesystem::path& path) {
+  std::ifstream file(path);
+  std::size_t lines = 0;
+  for (std::string line; std::getline(file, line);) {
+    ++lines;
+  }
+  return lines;
+}
+
+// A session that appends one line per round and, once it is acked, takes `round_trip` to send
+// the next (its client's round trip), then leaves.
+runtime::task<void> session(sink* out, int rounds, std::chrono::microseconds round_trip,
+                            int* remaining, runtime::event* all_done) {
+  const std::string line = "round trip " + std::to_string(round_trip.count());
+  for (int round = 0; round < rounds; ++round) {
+    const std::string_view one[] = {line};
+    auto written = co_await out->append(one);
+    EXPECT_TRUE(written) << written.error().message();
+    (void)co_await runtime::sleep_for(round_trip);
+  }
+  out->leave();
+  if (--*remaining == 0) {
+    all_done->set();
+  }
+}
+
+// A session that sends one line, then stays connected and quiet until `done` is set.
+runtime::task<void> quiet_session(sink* out, runtime::event* done) {
+  const std::string_view one[] = {"quiet"};
+  auto written = co_await out->append(one);
+  EXPECT_TRUE(written) << written.error().message();
+  co_await *done;
+  out->leave();
+}
+
+runtime::task<void> sessions_then_stop(sink* out, std::vector<std::chrono::microseconds> trips,
+                                       int rounds) {
+  auto& loop = runtime::event_loop::current();
+  loop.spawn(out->run());
+  int remaining = static_cast<int>(trips.size());
+  runtime::event all_done;
+  for (const auto trip : trips) {
+    loop.spawn(session(out, rounds, trip, &remaining, &all_done));
+  }
+  co_await all_done;
+  out->stop();
+  co_await loop.wait_for_spawned();
+}
+
+TEST(sink_gather_test, each_flush_covers_every_session_that_comes_back) {
+  test_support::temp_dir dir;
+  auto out = open_durable(dir.file("log"), 10s);
+  ASSERT_NE(out, nullptr);
+  // Sixteen sessions whose clients answer after 0.1 to 1.6 ms: without the gather the first
+  // one back would start a flush of its line alone.
+  std::vector<std::chrono::microseconds> trips;
+  for (int each = 1; each <= 16; ++each) {
+    trips.emplace_back(100 * each);
+  }
+  constexpr int rounds = 10;
+  runtime::event_loop loop;
+  loop.run(sessions_then_stop(out.get(), trips, rounds));
+  EXPECT_FALSE(out->failure());
+  EXPECT_EQ(count_lines(dir.file("log")), 16U * rounds);
+  EXPECT_EQ(out->metrics().flushes, static_cast<std::uint64_t>(rounds));
+}
+
+runtime::task<void> one_leaves_early(sink* out, int rounds) {
+  auto& loop = runtime::event_loop::current();
+  loop.spawn(out->run());
+  int remaining = 2;
+  runtime::event all_done;
+  // The second session's next line would come after 5 ms; it leaves instead, while the
+  // writer gathers for it.
+  loop.spawn(session(out, rounds, 1ms, &remaining, &all_done));
+  loop.spawn(session(out, 1, 5ms, &remaining, &all_done));
+  co_await all_done;
+  out->stop();
+  co_await loop.wait_for_spawned();
+}
+
+TEST(sink_gather_test, a_session_that_leaves_is_not_waited_for) {
+  test_support::temp_dir dir;
+  // A limit far beyond what the test takes when the leaving ends the gather.
+  auto out = open_durable(dir.file("log"), 20s);
+  ASSERT_NE(out, nullptr);
+  constexpr int rounds = 4;
+  const auto started = std::chrono::steady_clock::now();
+  runtime::event_loop loop;
+  loop.run(one_leaves_early(out.get(), rounds));
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
+  EXPECT_EQ(count_lines(dir.file("log")), rounds + 1U);
+}
+
+runtime::task<void> one_goes_quiet(sink* out, int rounds) {
+  auto& loop = runtime::event_loop::current();
+  loop.spawn(out->run());
+  int remaining = 1;
+  runtime::event all_done;
+  runtime::event quiet_may_leave;
+  loop.spawn(quiet_session(out, &quiet_may_leave));
+  loop.spawn(session(out, rounds, 1ms, &remaining, &all_done));
+  co_await all_done;
+  quiet_may_leave.set();
+  out->stop();
+  co_await loop.wait_for_spawned();
+}
+
+TEST(sink_gather_test, a_session_that_goes_quiet_delays_one_group_by_the_limit_at_most) {
+  test_support::temp_dir dir;
+  auto out = open_durable(dir.file("log"), 20ms);
+  ASSERT_NE(out, nullptr);
+  constexpr int rounds = 5;
+  runtime::event_loop loop;
+  loop.run(one_goes_quiet(out.get(), rounds));
+  EXPECT_EQ(count_lines(dir.file("log")), rounds + 1U);
+  // The first group had both sessions; after one gather that timed out, the next groups
+  // expect only the one that still sends, so each of its lines has a flush of its own.
+  EXPECT_EQ(out->metrics().flushes, static_cast<std::uint64_t>(rounds));
+}
+
+}  // namespace
+}  // namespace ringline::service
