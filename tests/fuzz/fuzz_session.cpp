@@ -2,9 +2,13 @@
 // pair on the real event loop, must greet, ack every complete line in order, send
 // "error: line too long" exactly when a line is too long, and end once the client is done.
 //
-// Input: byte 0: max_line_bytes (k_line_limits[byte % 8]); byte 1: the session's receive
-// buffer (k_recv_buffers[byte % 4]); byte 2: the client's send size (k_send_sizes[byte % 8]);
-// the rest is what the client sends before it half-closes. See docs/testing.md.
+// Input: byte 0: max_line_bytes (k_line_limits[byte % 8]), and with its top bit set the
+// server runs with --proxy-protocol; byte 1: the session's receive buffer
+// (k_recv_buffers[byte % 4]); byte 2: the client's send size (k_send_sizes[byte % 8]); the
+// rest is what the client sends before it half-closes. With --proxy-protocol the session must
+// greet and ack exactly when the stream begins with a valid PROXY header (judged by the
+// protocol library's parser, fuzzed on its own), and otherwise close without a word. See
+// docs/testing.md.
 //
 // One loop, one sink ("none") and one server per (limit, buffer) pair live across inputs,
 // as they would in the real process; each input is one adopted connection.
@@ -21,14 +25,17 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 #include "protocol/messages.hpp"
+#include "protocol/proxy_header.hpp"
 #include "runtime/address.hpp"
 #include "runtime/event.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
+#include "runtime/log.hpp"
 #include "runtime/socket.hpp"
 #include "runtime/task.hpp"
 #include "runtime/unique_fd.hpp"
@@ -84,16 +91,20 @@ void check_no_new_descriptors(const std::map<int, std::string>& before,
 struct fixture {
   runtime::event_loop loop;
   std::unique_ptr<service::sink> lines;
-  std::map<std::pair<std::size_t, std::size_t>, std::unique_ptr<service::server>> servers;
+  std::map<std::tuple<std::size_t, std::size_t, bool>, std::unique_ptr<service::server>> servers;
 
   fixture() {
+    // A refused PROXY header is logged as a warning: one line per such input would swamp
+    // the fuzzer's own output and slow it down.
+    runtime::configure_log({.min_level = runtime::log_level::error});
     auto opened = service::sink::open("none");
     check(static_cast<bool>(opened), "cannot open the 'none' sink");
     lines = std::move(*opened);
   }
 
-  service::server& server_for(std::size_t max_line_bytes, std::size_t recv_buffer_bytes) {
-    auto& slot = servers[{max_line_bytes, recv_buffer_bytes}];
+  service::server& server_for(std::size_t max_line_bytes, std::size_t recv_buffer_bytes,
+                              bool proxy_protocol) {
+    auto& slot = servers[{max_line_bytes, recv_buffer_bytes, proxy_protocol}];
     if (!slot) {
       service::config settings;
       settings.greeting = protocol::default_greeting;
@@ -103,6 +114,7 @@ struct fixture {
       settings.idle_timeout = std::chrono::seconds(0);
       settings.line_timeout = std::chrono::seconds(0);
       settings.log_connections = false;
+      settings.proxy_protocol = proxy_protocol;
       slot = std::make_unique<service::server>(settings, *lines);
     }
     return *slot;
@@ -189,13 +201,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!input.has(3)) {
     return 0;
   }
-  const std::size_t max_line = k_line_limits[input.byte() % k_line_limits.size()];
+  const std::uint8_t first = input.byte();
+  const std::size_t max_line = k_line_limits[first % k_line_limits.size()];
+  const bool proxy_protocol = (first & 0x80U) != 0;
   const std::size_t recv_buffer = k_recv_buffers[input.byte() % k_recv_buffers.size()];
   const std::size_t send_size = k_send_sizes[input.byte() % k_send_sizes.size()];
   const std::string_view stream = input.rest();
 
   fixture& shared = shared_fixture();
-  service::server& target = shared.server_for(max_line, recv_buffer);
+  service::server& target = shared.server_for(max_line, recv_buffer, proxy_protocol);
   const service::stats before = target.counters();
 
   const auto descriptors_before = open_descriptors();
@@ -204,26 +218,42 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   state.send_size = send_size;
   shared.loop.run(converse(&shared, &target, &state));
 
-  const auto frames = fuzz::reference_frame(stream, max_line);
-  std::string expected = protocol::make_line(protocol::default_greeting);
-  for (std::size_t i = 0; i < frames.lines.size(); ++i) {
-    expected += protocol::make_line(protocol::default_ack);
+  // With --proxy-protocol: only what follows a valid header is line data; without one the
+  // connection is closed unanswered.
+  std::string_view line_data = stream;
+  bool refused = false;
+  if (proxy_protocol) {
+    protocol::proxy_header_parser header;
+    const auto step = header.feed(stream);
+    refused = step.status != protocol::proxy_status::done;
+    line_data = refused ? std::string_view{} : stream.substr(step.header_bytes);
   }
-  if (frames.too_long) {
-    expected += "error: line too long\n";  // docs/protocol.md: exact bytes
+  const auto frames = fuzz::reference_frame(line_data, max_line);
+  std::string expected;
+  if (!refused) {
+    expected = protocol::make_line(protocol::default_greeting);
+    for (std::size_t i = 0; i < frames.lines.size(); ++i) {
+      expected += protocol::make_line(protocol::default_ack);
+    }
+    if (frames.too_long) {
+      expected += "error: line too long\n";  // docs/protocol.md: exact bytes
+    }
   }
-  const std::string context = "max_line_bytes " + std::to_string(max_line) + ", recv buffer " +
-                              std::to_string(recv_buffer) + ", send size " +
-                              std::to_string(send_size) + ", " +
-                              std::to_string(frames.lines.size()) + " complete lines" +
-                              (frames.too_long ? " then a too-long one" : "");
-  if (state.recv_error) {
+  const std::string context =
+      std::string(proxy_protocol ? "--proxy-protocol, " : "") +
+      (refused ? "no valid PROXY header, " : "") + "max_line_bytes " + std::to_string(max_line) +
+      ", recv buffer " + std::to_string(recv_buffer) + ", send size " + std::to_string(send_size) +
+      ", " + std::to_string(frames.lines.size()) + " complete lines" +
+      (frames.too_long ? " then a too-long one" : "");
+  // A refusal closes with the client's bytes unread, which may reach the client as a reset.
+  const bool reset_allowed = refused && state.recv_error == std::errc::connection_reset;
+  if (state.recv_error && !reset_allowed) {
     fail("receiving failed (" + state.recv_error.message() + "); " + context + "; got '" +
          escaped(state.received) + "'");
   }
-  // The server reads until the client's FIN unless a line is too long; then it lingers for a
-  // while only, so only then may sending fail.
-  if (state.send_error && !frames.too_long) {
+  // The server reads until the client's FIN unless a line is too long or the PROXY header
+  // is refused; then it lingers for a while only, so only then may sending fail.
+  if (state.send_error && !frames.too_long && !refused) {
     fail("sending failed (" + state.send_error.message() + "); " + context);
   }
   if (state.received != expected) {
@@ -240,8 +270,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         "stats: line_too_long is off");
   check(after.resets == before.resets, "stats: the session ended with a connection error");
   check(after.sink_errors == before.sink_errors, "stats: the sink failed");
-  if (!frames.too_long) {
-    check(after.bytes - before.bytes == stream.size(), "stats: bytes differ from bytes sent");
+  check(after.proxy_errors - before.proxy_errors == (refused ? 1U : 0U),
+        "stats: proxy_errors is off");
+  if (!frames.too_long && !refused) {
+    check(after.bytes - before.bytes == line_data.size(), "stats: bytes differ from bytes sent");
   }
   return 0;
 }
