@@ -69,9 +69,29 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/ringline.socket
               ${PROJECT_SOURCE_DIR}/packaging/systemd/ringline.service
   DESTINATION lib/systemd/system COMPONENT server)
 
-# The configuration file, every setting commented out at its default (`--config FILE`).
-install(FILES ${PROJECT_SOURCE_DIR}/packaging/ringline.conf
-  DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/ringline COMPONENT server)
+# The configuration file, every setting commented out at its default (`--config FILE`), in
+# <sysconfdir>/ringline, where <sysconfdir> is what CMAKE_INSTALL_FULL_SYSCONFDIR would be for
+# the prefix the install really uses: /etc for the prefix / or /usr (so the Debian package
+# holds /etc/ringline/ringline.conf), /etc/opt/<name> for /opt/<name>, <prefix>/etc otherwise.
+# GNUInstallDirs computes its FULL_ variable once, at configure time, for the configured prefix
+# (/usr/local by default); an absolute DESTINATION made of it would ignore
+# `cmake --install --prefix` and cpack's /usr. So its rule is applied at install time, to
+# CMAKE_INSTALL_PREFIX as the install sees it; a staged install never writes to /etc.
+set(ringline_conf ${PROJECT_SOURCE_DIR}/packaging/ringline.conf)
+if(IS_ABSOLUTE "${CMAKE_INSTALL_SYSCONFDIR}")
+  install(FILES ${ringline_conf} DESTINATION ${CMAKE_INSTALL_SYSCONFDIR}/ringline COMPONENT server)
+else()
+  install(CODE "
+    set(ringline_sysconfdir \"\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_SYSCONFDIR}\")
+    if(CMAKE_INSTALL_PREFIX MATCHES \"^/(usr/?)?$\")
+      set(ringline_sysconfdir \"/${CMAKE_INSTALL_SYSCONFDIR}\")
+    elseif(CMAKE_INSTALL_PREFIX MATCHES \"^/opt/\" AND NOT CMAKE_INSTALL_PREFIX MATCHES \"^/opt/homebrew/\")
+      set(ringline_sysconfdir \"/${CMAKE_INSTALL_SYSCONFDIR}\${CMAKE_INSTALL_PREFIX}\")
+    endif()
+    file(INSTALL DESTINATION \"\${ringline_sysconfdir}/ringline\" TYPE FILE
+      FILES \"${ringline_conf}\")"
+    COMPONENT server)
+endif()
 
 set(CPACK_PACKAGE_NAME ringline)
 set(CPACK_PACKAGE_VENDOR "the ringline developers")
@@ -87,6 +107,21 @@ set(CPACK_DEBIAN_SERVER_PACKAGE_NAME ringline)
 # The programs' dependencies come from the libraries they link (dpkg-shlibdeps): liburing2,
 # libfmt9, libstdc++6, libc6, as Debian names them.
 set(CPACK_DEBIAN_SERVER_PACKAGE_SHLIBDEPS ON)
+# The configuration file is a conffile: dpkg keeps an operator's edits on upgrade and asks
+# before replacing them. CPack's DEB generator does not list files under /etc by itself, so
+# DEBIAN/conffiles is written here, with the path the install rule above gives the package's
+# prefix (GNUInstallDirs' own macro, for that prefix).
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+function(ringline_packaged_sysconfdir result)
+  set(CMAKE_INSTALL_PREFIX ${CPACK_PACKAGING_INSTALL_PREFIX})
+  GNUInstallDirs_get_absolute_install_dir(directory CMAKE_INSTALL_SYSCONFDIR SYSCONFDIR)
+  set(${result} ${directory} PARENT_SCOPE)
+endfunction()
+ringline_packaged_sysconfdir(ringline_packaged_sysconfdir)
+file(WRITE ${PROJECT_BINARY_DIR}/debian/conffiles
+  "${ringline_packaged_sysconfdir}/ringline/ringline.conf\n")
+set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/debian/conffiles)
+set(CPACK_DEBIAN_SERVER_PACKAGE_CONTROL_STRICT_PERMISSION ON)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_NAME ringline-dev)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEVELOPMENT_PACKAGE_DEPENDS

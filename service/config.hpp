@@ -48,7 +48,7 @@ struct config {
   runtime::log_level log_level = runtime::log_level::info;
   /// How log lines are written on standard error: text for people, JSON for collectors.
   runtime::log_format log_format = runtime::log_format::text;
-  /// Event loop threads, each with its own ring and server on the one listening socket; the
+  /// Event loop threads, each with its own ring and server on the listening sockets; the
   /// default is the number of CPUs the process may run on (default_thread_count()).
   std::size_t threads = 1;
   /// Where /metrics and /health are served ("HOST:PORT"); empty: nowhere.

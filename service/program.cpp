@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -47,12 +48,23 @@ std::string duration_text(std::chrono::milliseconds duration) {
   return runtime::format_duration(duration, "");
 }
 
-std::string describe_settings(const config& settings, const runtime::address& where) {
+// "127.0.0.1:10008", or "127.0.0.1:10008 [::1]:10008" for several listeners: spaces, since
+// each address is one word (IPv6 hosts are bracketed).
+std::string addresses_text(const std::vector<runtime::address>& addresses) {
+  std::vector<std::string> each;
+  each.reserve(addresses.size());
+  for (const auto& address : addresses) {
+    each.push_back(address.to_string());
+  }
+  return fmt::format("{}", fmt::join(each, " "));
+}
+
+std::string describe_settings(const config& settings, const std::vector<runtime::address>& where) {
   return fmt::format(
       "ringline-server {} (pid {}) listening on {} threads={} sink={} durable={} "
       "max-connections={} max-line-bytes={} idle-timeout={} line-timeout={} sink-timeout={} "
       "shutdown-grace={}",
-      RINGLINE_VERSION, ::getpid(), where.to_string(), settings.threads, settings.sink,
+      RINGLINE_VERSION, ::getpid(), addresses_text(where), settings.threads, settings.sink,
       settings.durable ? "yes" : "no", settings.max_connections, settings.max_line_bytes,
       duration_text(settings.idle_timeout), duration_text(settings.line_timeout),
       duration_text(settings.sink_timeout), duration_text(settings.shutdown_grace));
@@ -148,36 +160,36 @@ runtime::task<void> serve_until_signalled(runtime::signal_set& signals, const se
   }
 }
 
-// The listening socket: the one systemd passed (socket activation), or a new one bound to
-// --host and --port. Logs why when there is none to serve.
-runtime::result<runtime::unique_fd> listen_or_inherit(const config& settings,
-                                                      std::vector<runtime::unique_fd> activated) {
-  if (activated.size() > 1) {
-    // Each thread's server has one accept loop on one socket (duplicated per thread); serving
-    // several would need one per socket on every thread, for a case one socket covers.
-    runtime::log(runtime::log_level::error,
-                 fmt::format("ringline-server: socket activation passed {} sockets (descriptors "
-                             "{}-{}); ringline-server serves exactly one: give the .socket unit a "
-                             "single ListenStream= (ListenStream=[::]:PORT with "
-                             "BindIPv6Only=both covers IPv4 and IPv6)",
-                             activated.size(), activated.front().get(), activated.back().get()));
-    return std::errc::invalid_argument;
-  }
-  if (activated.size() == 1) {
-    // systemd owns this socket: it is never shut down here, only our descriptor is closed.
+// The listening sockets: every one systemd passed (socket activation), each served by an
+// accept loop on every thread, or one new one bound to --host and --port. Logs why when there
+// is none to serve.
+runtime::result<std::vector<runtime::unique_fd>> listen_or_inherit(
+    const config& settings, std::vector<runtime::unique_fd> activated) {
+  if (!activated.empty()) {
+    // systemd owns these sockets: they are never shut down here, only our descriptors are
+    // closed.
+    std::vector<int> descriptors;
+    descriptors.reserve(activated.size());
+    for (const auto& each : activated) {
+      descriptors.push_back(each.get());
+    }
     runtime::log_line(fmt::format(
-        "socket activation: serving the listening socket systemd passed (descriptor {}); "
-        "--host and --port are not used",
-        activated.front().get()));
-    return std::move(activated.front());
+        "socket activation: serving {} systemd passed ({} {}); --host and --port are not used",
+        activated.size() == 1 ? std::string("the listening socket")
+                              : fmt::format("the {} listening sockets", activated.size()),
+        activated.size() == 1 ? "descriptor" : "descriptors", fmt::join(descriptors, " ")));
+    return activated;
   }
   auto listener = server::open_listener(settings);
   if (!listener) {
     runtime::log(runtime::log_level::error,
                  fmt::format("ringline-server: cannot listen on {} port {}: {}", settings.host,
                              settings.port, listener.error().message()));
+    return listener.error();
   }
-  return listener;
+  std::vector<runtime::unique_fd> bound;
+  bound.push_back(std::move(*listener));
+  return bound;
 }
 
 runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activated,
@@ -185,8 +197,8 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   auto& loop = runtime::event_loop::current();
   const service_notifier notifier;
   // Listen first: a server that cannot serve (port taken) must not have touched the sink.
-  auto listener = listen_or_inherit(settings, std::move(activated));
-  if (!listener) {
+  auto listeners = listen_or_inherit(settings, std::move(activated));
+  if (!listeners) {
     co_return 1;
   }
   std::string why;
@@ -221,11 +233,15 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   server_shared shared;
   server running(settings, lines);
   running.share(shared);
-  const int listener_fd = listener->get();
-  if (auto taken = running.take_listener(std::move(*listener)); !taken) {
-    runtime::log(runtime::log_level::error,
-                 fmt::format("ringline-server: {}", taken.error().message()));
-    co_return 1;
+  // The workers duplicate these descriptors, which `running` owns from here on.
+  std::vector<int> listener_fds;
+  for (auto& each : *listeners) {
+    listener_fds.push_back(each.get());
+    if (auto taken = running.take_listener(std::move(each)); !taken) {
+      runtime::log(runtime::log_level::error,
+                   fmt::format("ringline-server: {}", taken.error().message()));
+      co_return 1;
+    }
   }
   worker_threads workers(settings, lines, mailbox, shared);
   runtime::cancellation worker_failed;
@@ -242,7 +258,7 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     loop.spawn(mailbox.run());
     loop.spawn(request_when_done(lines.run(), sink_done));
     loop.spawn(lines.expire_waiters());
-    workers.start(settings.threads - 1, listener_fd, worker_failed);
+    workers.start(settings.threads - 1, listener_fds, worker_failed);
     loop.spawn(running.run());
     loop.spawn(runtime::trim_free_memory_every(k_trim_period, k_trim_threshold, stop_trimming));
     if (metrics != nullptr) {
@@ -253,9 +269,10 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     // A round trip through every worker's inbox: each has started its accept loop by the time
     // it answers, so the announcement and READY=1 mean every thread accepts.
     (void)co_await workers.collect_counters();
-    runtime::log_line(describe_settings(settings, running.local_address()));
-    notifier.ready(fmt::format("listening on {} ({} threads)", running.local_address().to_string(),
-                               settings.threads));
+    const auto addresses = running.local_addresses();
+    runtime::log_line(describe_settings(settings, addresses));
+    notifier.ready(
+        fmt::format("listening on {} ({} threads)", addresses_text(addresses), settings.threads));
     if (notifier.enabled()) {
       runtime::log_line(fmt::format(
           "systemd: sent READY=1; watchdog {}",
@@ -364,9 +381,11 @@ int run_program(int argc, const char* const* argv) {
     (void)runtime::flush_log(std::chrono::seconds(1));
     return 1;
   }
-  // Each loop thread beyond the first holds a ring, an inbox eventfd and a listener duplicate.
-  const auto budget =
-      raise_descriptor_limit(parsed.settings->max_connections, 3 * (parsed.settings->threads - 1));
+  // Each loop thread beyond the first holds a ring, an inbox eventfd and a duplicate of each
+  // listener (one, or as many as systemd passed).
+  const std::size_t listeners = std::max<std::size_t>(1, activated->size());
+  const auto budget = raise_descriptor_limit(parsed.settings->max_connections,
+                                             (2 + listeners) * (parsed.settings->threads - 1));
   if (!budget.warning.empty()) {
     runtime::log(runtime::log_level::warn, budget.warning);
     parsed.settings->max_connections = budget.connections;

@@ -9,7 +9,6 @@
 
 #include <fmt/format.h>
 
-#include "runtime/accept_stream.hpp"
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
@@ -25,10 +24,6 @@ namespace {
 // completion of a receive until its lines are copied to the sink, so a few hundred serve
 // thousands of connections; when they run dry a session receives into a buffer of its own.
 constexpr unsigned k_shared_receive_buffers = 256;
-
-// How long accepting pauses when the process is out of descriptors; sessions that end
-// meanwhile free some.
-constexpr auto k_accept_backoff = std::chrono::milliseconds(100);
 }  // namespace
 
 server::server(config settings, sink& lines)
@@ -69,9 +64,25 @@ runtime::result<void> server::take_listener(runtime::unique_fd listener) {
   if (!bound) {
     return bound.error();
   }
-  m_listener = std::move(listener);
-  m_local = *bound;
+  auto taken = std::make_unique<listening_socket>();
+  taken->fd = std::move(listener);
+  taken->local = *bound;
+  m_listeners.push_back(std::move(taken));
   return {};
+}
+
+const runtime::address& server::local_address() const noexcept {
+  static const runtime::address none;
+  return m_listeners.empty() ? none : m_listeners.front()->local;
+}
+
+std::vector<runtime::address> server::local_addresses() const {
+  std::vector<runtime::address> addresses;
+  addresses.reserve(m_listeners.size());
+  for (const auto& each : m_listeners) {
+    addresses.push_back(each->local);
+  }
+  return addresses;
 }
 
 runtime::result<void> server::listen() {
@@ -80,91 +91,6 @@ runtime::result<void> server::listen() {
     return listener.error();
   }
   return take_listener(std::move(*listener));
-}
-
-runtime::task<void> server::run() {
-  bool troubled = false;  // this server's last accept failed
-  // Single-shot: multishot saved 3-4% of the CPU per connection in a storm, under the bar
-  // for its extra machinery (docs/benchmarks.md); RINGLINE_MULTISHOT_ACCEPT=1 turns it on.
-  runtime::accept_stream accepts(m_listener.get(), &m_accept_cancel,
-                                 runtime::accept_mode::single_shot);
-  while (!m_stopping) {
-    auto conn = co_await accepts.next();
-    if (!conn) {
-      if (runtime::is_cancelled(conn.error())) {
-        break;
-      }
-      if (conn.error() == std::errc::connection_aborted) {
-        ++m_stats.accept_errors;
-        continue;  // the client gave up while in the backlog: nothing is wrong here
-      }
-      // Every other failure pauses accepting: descriptor exhaustion lasts until sessions end, and
-      // other errors (ENOMEM, ENOBUFS) would otherwise spin this loop.
-      accept_failed(conn.error(), troubled);
-      troubled = true;
-      (void)co_await runtime::sleep_for(k_accept_backoff, &m_accept_cancel);
-      continue;
-    }
-    if (m_stopping || m_shared->stopping.load()) {
-      break;  // accepted in the same turn as a stop(): closed unanswered, never greeted
-    }
-    if (troubled) {
-      troubled = false;
-      accept_resumed();
-    }
-    ++m_stats.accepted;
-    // One limit for all threads: the slot is taken before the check, so two threads racing
-    // for the last one cannot both get it.
-    if (m_shared->sessions.fetch_add(1, std::memory_order_relaxed) >= m_config.max_connections) {
-      m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
-      refuse(std::move(conn->fd), conn->peer);
-      continue;
-    }
-    try {
-      spawn_session(std::move(conn->fd), conn->peer);
-    } catch (const std::bad_alloc&) {
-      // spawn_session() has uncounted it. No memory for the session's frame: this client is closed
-      // unanswered (its descriptor died with the moved-from argument), and accepting goes on.
-      ++m_stats.internal_errors;
-      runtime::log_line("accept: out of memory for a new session; closed it unanswered");
-    }
-  }
-  co_await accepts.stop();  // the kernel may still hold the request that writes into it
-  m_listener.reset();
-}
-
-// A pause of accepts is logged and counted once per run of failures, whichever threads fail:
-// the first failure says so, the first success after it says that accepting resumed. The
-// threads race for freed descriptors, so a failure right after the resumption (within one
-// backoff) is a flap of the same run: it is logged only if the failing server's retry fails
-// too.
-void server::accept_failed(std::error_code error, bool retry) {
-  const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  const auto backoff = std::chrono::steady_clock::duration(k_accept_backoff).count();
-  auto state = m_shared->accepts_paused.load();
-  if (state == server_shared::accepting) {
-    const bool flap = now - m_shared->accepts_resumed.load() < backoff;
-    if (!m_shared->accepts_paused.compare_exchange_strong(
-            state, flap ? server_shared::paused_quietly : server_shared::paused) ||
-        flap) {
-      return;
-    }
-  } else if (!(retry && state == server_shared::paused_quietly &&
-               m_shared->accepts_paused.compare_exchange_strong(state, server_shared::paused))) {
-    return;  // already logged, or a first failure of this server within a run already told
-  }
-  ++m_stats.accept_errors;
-  const bool out_of_fds =
-      error == std::errc::too_many_files_open || error == std::errc::too_many_files_open_in_system;
-  runtime::log_line(fmt::format("accept: {}; pausing accepts until {}", error.message(),
-                                out_of_fds ? "descriptors free up" : "it succeeds again"));
-}
-
-void server::accept_resumed() {
-  if (m_shared->accepts_paused.exchange(server_shared::accepting) == server_shared::paused) {
-    m_shared->accepts_resumed.store(std::chrono::steady_clock::now().time_since_epoch().count());
-    runtime::log_line("accept: accepting again");  // descriptors (or memory) available again
-  }
 }
 
 runtime::buffer_ring* server::receive_buffers() {
@@ -245,7 +171,9 @@ void server::stop() noexcept {
   }
   m_stopping = true;
   m_shared->stopping.store(true);
-  m_accept_cancel.request();
+  for (auto& each : m_listeners) {
+    each->cancel.request();
+  }
   for (auto* each = m_sessions; each != nullptr; each = each->next()) {
     each->stop_reading();
   }

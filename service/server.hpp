@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "protocol/messages.hpp"
 #include "runtime/address.hpp"
@@ -21,10 +22,12 @@
 
 namespace ringline::service {
 
-/// One listening socket, its accept loop and its sessions, on the current thread's loop.
+/// The listening sockets of one loop thread (usually one; several when systemd passes several),
+/// an accept loop on each, and the sessions they accept, on the current thread's loop.
 ///
-/// Lifecycle: listen(), then spawn run() on the loop; stop() begins a graceful shutdown
-/// (stop accepting; each session acks what it has received, then closes) and
+/// Lifecycle: listen() (or take_listener() once per socket), then spawn run() on the loop;
+/// stop() begins a graceful shutdown (every accept loop stops; each session acks what it has
+/// received, then closes) and
 /// wait_for_sessions() awaits the end of it. The server, the config and the sink must outlive
 /// every session, i.e. until wait_for_sessions() completes or the loop is destroyed.
 class session;
@@ -59,16 +62,22 @@ class server {
   /// Binds and listens on `settings`' host and port; returns the listening socket.
   static runtime::result<runtime::unique_fd> open_listener(const config& settings);
 
-  /// Accepts on `listener` (from open_listener(), or inherited) from now on.
+  /// Accepts on `listener` (from open_listener(), or inherited) from run() on, besides the
+  /// listeners taken before. Call before run(). Returns the error of getsockname().
   runtime::result<void> take_listener(runtime::unique_fd listener);
 
   /// Binds and listens on the configured host and port (open_listener, then take_listener).
   runtime::result<void> listen();
 
-  /// Returns the address actually bound (the real port when 0 was asked for).
-  [[nodiscard]] const runtime::address& local_address() const noexcept { return m_local; }
+  /// Returns the address the first listener is bound to (the real port when 0 was asked for);
+  /// an empty address before any listener was taken.
+  [[nodiscard]] const runtime::address& local_address() const noexcept;
 
-  /// Accepts connections and spawns a session for each until stop().
+  /// Returns the addresses of every listener, in the order they were taken.
+  [[nodiscard]] std::vector<runtime::address> local_addresses() const;
+
+  /// Runs one accept loop per listener, each spawning a session per connection, until stop();
+  /// ends once every accept loop has ended (and closed its listener).
   runtime::task<void> run();
 
   /// Serves a connection accepted elsewhere (an inherited socket, a test's socket pair) as
@@ -99,6 +108,17 @@ class server {
 
  private:
   friend class session;
+  // A listening socket and what its accept loop needs of its own: a cancellation serves one
+  // operation at a time, so each loop has one, and stop() requests them all.
+  struct listening_socket {
+    runtime::unique_fd fd;
+    runtime::address local;
+    runtime::cancellation cancel;
+  };
+  // Accepts on `where` until stop() (server_accept_loop.cpp), then closes it.
+  runtime::task<void> accept_loop(listening_socket& where);
+  // Runs accept_loop(where) and counts it out of m_accept_loops when it ends.
+  runtime::task<void> counted_accept_loop(listening_socket& where);
   // Serves a session from its greeting (`resumed` empty) or from the data its parked
   // receive got, until it parks again or ends.
   runtime::task<void> serve(std::unique_ptr<session> owned,
@@ -115,9 +135,10 @@ class server {
   sink& m_sink;
   protocol::ack_batch m_acks;
   std::string m_greeting_line;
-  runtime::unique_fd m_listener;
-  runtime::address m_local;
-  runtime::cancellation m_accept_cancel;
+  // unique_ptr: a cancellation cannot move, and accept loops hold references to their entry.
+  std::vector<std::unique_ptr<listening_socket>> m_listeners;
+  std::size_t m_accept_loops = 0;  // accept loops of run() still running
+  runtime::event m_accept_loops_done;
   void session_ended() noexcept;
   /// Returns the loop's receive buffer ring, set up on first use; null where the kernel has
   /// none (sessions then receive into buffers of their own).

@@ -31,7 +31,7 @@ void abandon_loop() {
 struct worker_threads::worker {
   std::size_t index = 0;
   runtime::inbox inbox;
-  runtime::unique_fd listener;
+  std::vector<runtime::unique_fd> listeners;
   std::thread thread;
   // The worker loop's own: set by work the main thread posts.
   runtime::event stop_requested;
@@ -87,17 +87,22 @@ worker_threads::~worker_threads() {
   }
 }
 
-void worker_threads::start(std::size_t count, int listener, runtime::cancellation& on_failure) {
+void worker_threads::start(std::size_t count, const std::vector<int>& listeners,
+                           runtime::cancellation& on_failure) {
   m_on_failure = &on_failure;
   m_workers.reserve(count);
   for (std::size_t i = 0; i < count; ++i) {
     auto each = std::make_unique<worker>();
     each->index = i + 1;
-    // A duplicate, not a second socket: one listening socket whatever the thread count, so
-    // "address in use" stays honest and an inherited socket works the same.
-    each->listener = runtime::unique_fd(::fcntl(listener, F_DUPFD_CLOEXEC, 0));
-    if (!each->listener) {
-      throw std::system_error(errno, std::system_category(), "duplicating the listener");
+    // Duplicates, not second sockets: the same listening sockets whatever the thread count,
+    // so "address in use" stays honest and inherited sockets work the same.
+    each->listeners.reserve(listeners.size());
+    for (const int listener : listeners) {
+      runtime::unique_fd copy(::fcntl(listener, F_DUPFD_CLOEXEC, 0));
+      if (!copy) {
+        throw std::system_error(errno, std::system_category(), "duplicating a listener");
+      }
+      each->listeners.push_back(std::move(copy));
     }
     m_workers.push_back(std::move(each));
   }
@@ -145,9 +150,12 @@ runtime::task<void> worker_threads::serve(worker& self) {
   auto& loop = runtime::event_loop::current();
   server running(m_settings, m_lines);
   running.share(m_shared);
-  if (auto taken = running.take_listener(std::move(self.listener)); !taken) {
-    throw std::system_error(taken.error(), "listener");
+  for (auto& listener : self.listeners) {
+    if (auto taken = running.take_listener(std::move(listener)); !taken) {
+      throw std::system_error(taken.error(), "listener");
+    }
   }
+  self.listeners.clear();
   const publication published(self, running);
   loop.spawn(self.inbox.run());
   loop.spawn(running.run());

@@ -20,8 +20,9 @@ struct server_shared;
 
 /// The loop threads beyond the main one (--threads N starts N-1 of them).
 ///
-/// Each worker runs its own event_loop and its own server, accepting on a duplicate of the
-/// main thread's listening socket (one listener, an accept in flight per loop), counting its
+/// Each worker runs its own event_loop and its own server, accepting on a duplicate of each of
+/// the main thread's listening sockets (the same listeners, an accept in flight on each per
+/// loop), counting its
 /// sessions in `shared` (one --max-connections for all) and handing its
 /// lines to the one sink. The main thread steers them through their inboxes: stop(),
 /// force_close(), finish_and_join(); they report back through `main_inbox`.
@@ -39,9 +40,11 @@ class worker_threads {
   ~worker_threads();
 
   /// Starts `count` workers with every signal blocked (they belong to the main thread's
-  /// signalfd). A worker that fails later is reported by requesting `on_failure`, on the
+  /// signalfd), each accepting on its own duplicates of `listeners` (the caller keeps the
+  /// originals). A worker that fails later is reported by requesting `on_failure`, on the
   /// main thread. Throws std::system_error when a thread or a descriptor cannot be had.
-  void start(std::size_t count, int listener, runtime::cancellation& on_failure);
+  void start(std::size_t count, const std::vector<int>& listeners,
+             runtime::cancellation& on_failure);
 
   /// Returns how many workers were started.
   [[nodiscard]] std::size_t size() const noexcept { return m_workers.size(); }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the Debian packages with cpack, checks the server package's dependencies are Debian
 # runtime libraries, unpacks it into a fresh root and holds a conversation with the server
-# installed there.
+# installed there, with the packaged configuration file (a conffile in /etc).
 #   deb_test.sh BUILD_DIR
 set -euo pipefail
 build=$1
@@ -26,10 +26,20 @@ for library in liburing2 libfmt9 libstdc++6 libc6; do
 done
 dpkg-deb -c "$deb" | grep -q './usr/share/man/man1/ringline-server.1' || fail "no man page"
 dpkg-deb -c "$deb" | grep -q '\.hpp$' && fail "headers in the server package"
+# The configuration file in /etc (not /usr/etc), and a conffile, so dpkg keeps local edits.
+# (The listing in a variable: grep -q closing a pipe early fails the pipeline under pipefail.)
+contents=$(dpkg-deb -c "$deb")
+grep -q ' \./etc/ringline/ringline\.conf$' <<< "$contents" ||
+  fail "no etc/ringline/ringline.conf: $(grep -i conf <<< "$contents")"
+grep -q ' \./usr/etc/' <<< "$contents" && fail "files under /usr/etc"
+conffiles=$(dpkg-deb -I "$deb" conffiles) || fail "no DEBIAN/conffiles"
+[ "$conffiles" = /etc/ringline/ringline.conf ] || fail "conffiles lists: $conffiles"
 
 root=$work/root
 dpkg-deb -x "$deb" "$root"
-"$root/usr/bin/ringline-server" --port 0 --sink none 2> "$work/server.log" &
+# With the packaged configuration file, which must start it with the defaults.
+"$root/usr/bin/ringline-server" --config "$root/etc/ringline/ringline.conf" --port 0 --sink none \
+  2> "$work/server.log" &
 server_pid=$!
 port=
 for _ in $(seq 100); do

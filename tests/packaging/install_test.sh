@@ -18,9 +18,13 @@ cmake --install "$build" --prefix "$prefix" > "$work/install.log" || fail "cmake
 for file in bin/ringline-server bin/ringline-client share/man/man1/ringline-server.1 \
             share/man/man1/ringline-client.1 include/ringline/client/client.hpp \
             include/ringline/runtime/event_loop.hpp lib/cmake/ringline/ringline-config.cmake \
-            lib/pkgconfig/ringline.pc lib/libringline_runtime.a lib/libringline_client.a; do
+            lib/pkgconfig/ringline.pc lib/libringline_runtime.a lib/libringline_client.a \
+            etc/ringline/ringline.conf; do
   [ -e "$prefix/$file" ] || fail "not installed: $file"
 done
+# Everything under the prefix: the configuration file's /etc rule is for the prefix /usr only.
+outside=$(sed -n 's/^-- \(Installing\|Up-to-date\): //p' "$work/install.log" | grep -v "^$prefix/" || true)
+[ -z "$outside" ] || fail "installed outside $prefix: $outside"
 grep -q '^\.SH OPTIONS' "$prefix/share/man/man1/ringline-server.1" || fail "man page without options"
 grep -q 'max\\-connections' "$prefix/share/man/man1/ringline-server.1" ||
   fail "the man page does not list --max-connections"
