@@ -197,6 +197,8 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   auto& loop = runtime::event_loop::current();
   const service_notifier notifier;
   // Listen first: a server that cannot serve (port taken) must not have touched the sink.
+  const auto at_stop =
+      activated.empty() ? server::at_stop::stop_listening : server::at_stop::keep_listening;
   auto listeners = listen_or_inherit(settings, std::move(activated));
   if (!listeners) {
     co_return 1;
@@ -237,7 +239,7 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   std::vector<int> listener_fds;
   for (auto& each : *listeners) {
     listener_fds.push_back(each.get());
-    if (auto taken = running.take_listener(std::move(each)); !taken) {
+    if (auto taken = running.take_listener(std::move(each), at_stop); !taken) {
       runtime::log(runtime::log_level::error,
                    fmt::format("ringline-server: {}", taken.error().message()));
       co_return 1;

@@ -59,7 +59,7 @@ runtime::result<runtime::unique_fd> server::open_listener(const config& settings
   return first_error;
 }
 
-runtime::result<void> server::take_listener(runtime::unique_fd listener) {
+runtime::result<void> server::take_listener(runtime::unique_fd listener, at_stop when_stopped) {
   auto bound = runtime::local_address(listener.get());
   if (!bound) {
     return bound.error();
@@ -67,6 +67,7 @@ runtime::result<void> server::take_listener(runtime::unique_fd listener) {
   auto taken = std::make_unique<listening_socket>();
   taken->fd = std::move(listener);
   taken->local = *bound;
+  taken->when_stopped = when_stopped;
   m_listeners.push_back(std::move(taken));
   return {};
 }
@@ -90,7 +91,7 @@ runtime::result<void> server::listen() {
   if (!listener) {
     return listener.error();
   }
-  return take_listener(std::move(*listener));
+  return take_listener(std::move(*listener), at_stop::stop_listening);
 }
 
 runtime::buffer_ring* server::receive_buffers() {
@@ -172,6 +173,11 @@ void server::stop() noexcept {
   m_stopping = true;
   m_shared->stopping.store(true);
   for (auto& each : m_listeners) {
+    if (each->when_stopped == at_stop::stop_listening) {
+      // Before the cancel: the accept loop closes the descriptor once its accept is done.
+      // Other threads' accepts on duplicates then fail; m_shared->stopping tells them why.
+      (void)::shutdown(each->fd.get(), SHUT_RD);
+    }
     each->cancel.request();
   }
   for (auto* each = m_sessions; each != nullptr; each = each->next()) {

@@ -62,9 +62,21 @@ class server {
   /// Binds and listens on `settings`' host and port; returns the listening socket.
   static runtime::result<runtime::unique_fd> open_listener(const config& settings);
 
+  /// What stop() does to a listening socket besides closing this server's descriptor.
+  enum class at_stop {
+    /// Nothing: systemd keeps a socket it passed listening for the next start, and a
+    /// worker's duplicate is shut down by the thread that took the original.
+    keep_listening,
+    /// shutdown(SHUT_RD): the socket leaves LISTEN at once, so connections in its backlog
+    /// are reset and new ones refused even while a reference to it lingers (in-flight ring
+    /// requests are released asynchronously, after the process's own descriptor is gone).
+    stop_listening,
+  };
+
   /// Accepts on `listener` (from open_listener(), or inherited) from run() on, besides the
   /// listeners taken before. Call before run(). Returns the error of getsockname().
-  runtime::result<void> take_listener(runtime::unique_fd listener);
+  runtime::result<void> take_listener(runtime::unique_fd listener,
+                                      at_stop when_stopped = at_stop::keep_listening);
 
   /// Binds and listens on the configured host and port (open_listener, then take_listener).
   runtime::result<void> listen();
@@ -114,6 +126,7 @@ class server {
     runtime::unique_fd fd;
     runtime::address local;
     runtime::cancellation cancel;
+    at_stop when_stopped = at_stop::keep_listening;
   };
   // Accepts on `where` until stop() (server_accept_loop.cpp), then closes it.
   runtime::task<void> accept_loop(listening_socket& where);

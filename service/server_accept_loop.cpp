@@ -55,8 +55,8 @@ runtime::task<void> server::accept_loop(listening_socket& where) {
   while (!m_stopping) {
     auto conn = co_await accepts.next();
     if (!conn) {
-      if (runtime::is_cancelled(conn.error())) {
-        break;
+      if (runtime::is_cancelled(conn.error()) || m_stopping || m_shared->stopping.load()) {
+        break;  // stopped; on another thread the listener may be shut down already
       }
       if (conn.error() == std::errc::connection_aborted) {
         ++m_stats.accept_errors;
