@@ -4,242 +4,33 @@
 #include <bit>
 #include <chrono>
 #include <memory>
-#include <span>
 #include <string>
-#include <string_view>
 #include <utility>
 
-#include "runtime/cancellation.hpp"
+#include "client/bench_connection.hpp"
+#include "client/bench_worker_context.hpp"
+#include "protocol/messages.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
-#include "runtime/socket.hpp"
 #include "runtime/task.hpp"
-#include "runtime/unique_fd.hpp"
 
 namespace ringline::client {
 
 namespace {
 
-using bench_clock = std::chrono::steady_clock;
+using detail::bench_clock;
+using detail::bench_worker_context;
 
 constexpr std::size_t k_receive_bytes = std::size_t{16} * 1024;
 constexpr auto k_tick = std::chrono::seconds(1);
 
-// One connection's state; lives in the worker's array for the whole run, so the coroutine
-// driving it refers to it by pointer and nothing is allocated per line.
-struct connection {
-  runtime::unique_fd fd;
-  // Lets the ticker give up on a connection whose replies stopped coming.
-  runtime::cancellation cancel;
-  std::vector<char> buffer;
-  // Send times of the requests in flight, a ring with the oldest at `head`.
-  std::vector<bench_clock::time_point> sent_at;
-  std::size_t head = 0;
-  std::size_t outstanding = 0;
-  // Requests sent on the current connection, for --lines-per-connection.
-  std::uint64_t sent_here = 0;
-  // The reply line being read: its length so far, and whether it still matches the ack.
-  std::size_t line_length = 0;
-  bool line_matches = true;
-  bool ready = false;
-};
-
-struct worker_context {
-  const bench_options* options = nullptr;
-  bench_control* control = nullptr;
-  bench_worker_plan plan;
-  // The request line `pipeline` times: any batch is a prefix of it.
-  std::string requests;
-  std::size_t line_bytes = 0;
-  // The ack followed by "\r": a reply matches when it is a prefix of this at least as long
-  // as the ack, so an ack ended by CRLF matches too.
-  std::string expected;
-  std::unique_ptr<connection[]> connections;
-  bench_result result;
-  bench_clock::time_point deadline = bench_clock::time_point::max();
-  bool stopping = false;
-  std::size_t active = 0;
-  runtime::cancellation stop_ticker;
-};
-
-// Connects, and reads the greeting when one is expected; returns true when the connection is
-// ready for requests, false (counted as an error or an unexpected line) when it is not.
-runtime::task<bool> connect_and_greet(connection* conn, worker_context* ctx) {
-  const runtime::io_options io{.timeout = ctx->options->stall_timeout, .cancel = nullptr};
-  for (const auto& where : ctx->plan.addresses) {
-    auto socket = runtime::open_tcp_socket(where.family());
-    if (!socket) {
-      continue;
-    }
-    if (auto connected = co_await runtime::connect(socket->get(), where, io); connected) {
-      conn->fd = std::move(*socket);
-      break;
-    }
-  }
-  if (!conn->fd) {
-    ++ctx->result.errors;
-    co_return false;
-  }
-  (void)runtime::set_no_delay(conn->fd.get());
-  if (ctx->options->greeting) {
-    // Nothing was sent yet, so the first line is the greeting and nothing follows it.
-    std::size_t have = 0;
-    for (;;) {
-      auto got =
-          co_await runtime::recv_some(conn->fd.get(), std::span(conn->buffer).subspan(have), io);
-      if (!got || *got == 0) {
-        ++ctx->result.errors;
-        conn->fd.reset();
-        co_return false;
-      }
-      have += *got;
-      const std::string_view text(conn->buffer.data(), have);
-      const auto end = text.find('\n');
-      if (end != std::string_view::npos) {
-        auto line = text.substr(0, end);
-        if (line.ends_with('\r')) {
-          line.remove_suffix(1);
-        }
-        if (line != protocol::default_greeting) {
-          ++ctx->result.unexpected;  // "not connect" from a full server, or a stranger
-          conn->fd.reset();
-          co_return false;
-        }
-        break;
-      }
-      if (have == conn->buffer.size()) {
-        ++ctx->result.unexpected;
-        conn->fd.reset();
-        co_return false;
-      }
-    }
-  }
-  ++ctx->result.connections;
-  conn->line_length = 0;
-  conn->line_matches = true;
-  conn->sent_here = 0;
-  co_return true;
-}
-
-runtime::task<void> open_connection(connection* conn, worker_context* ctx) {
-  conn->ready = co_await connect_and_greet(conn, ctx);
-}
-
-// Takes every complete reply line in `data`; each answers the oldest request in flight.
-// Returns how many requests were answered.
-std::size_t take_replies(connection& conn, std::string_view data, bench_clock::time_point now,
-                         worker_context& ctx) {
-  const bool check = ctx.options->greeting;
-  const std::string_view expected = ctx.expected;
-  const std::size_t pipeline = conn.sent_at.size();
-  std::size_t answered = 0;
-  while (!data.empty()) {
-    const auto end = data.find('\n');
-    const auto piece = data.substr(0, end);
-    if (check && conn.line_matches) {
-      conn.line_matches = conn.line_length + piece.size() <= expected.size() &&
-                          expected.substr(conn.line_length, piece.size()) == piece;
-    }
-    conn.line_length += piece.size();
-    if (end == std::string_view::npos) {
-      break;  // the rest of this line comes with the next receive
-    }
-    data.remove_prefix(end + 1);
-    bool unexpected = check && !(conn.line_matches && conn.line_length + 1 >= expected.size());
-    conn.line_length = 0;
-    conn.line_matches = true;
-    if (conn.outstanding == 0) {
-      unexpected = true;  // a reply to nothing
-    } else {
-      const auto waited = now - conn.sent_at[conn.head];
-      ctx.result.latency.record(static_cast<std::uint64_t>(std::max<std::int64_t>(
-          0, std::chrono::duration_cast<std::chrono::nanoseconds>(waited).count())));
-      conn.head = conn.head + 1 == pipeline ? 0 : conn.head + 1;
-      --conn.outstanding;
-      ++answered;
-    }
-    if (unexpected) {
-      ++ctx.result.unexpected;
-    }
-  }
-  ctx.result.lines += answered;
-  return answered;
-}
-
-// How many of `wanted` more requests the current connection may still carry.
-std::size_t allowed_here(const connection& conn, std::size_t wanted, const worker_context& ctx) {
-  const auto per_connection = ctx.options->lines_per_connection;
-  if (per_connection == 0) {
-    return wanted;
-  }
-  return static_cast<std::size_t>(std::min<std::uint64_t>(wanted, per_connection - conn.sent_here));
-}
-
-// The closed loop of one connection: send what the budget allows, receive, send as many new
-// requests as were answered, until nothing is owed and nothing more may be sent. With
-// --lines-per-connection, a connection that has had its replies is closed and made again.
-runtime::task<void> drive(connection* conn, worker_context* ctx) {
-  const std::size_t pipeline = conn->sent_at.size();
-  const auto per_connection = ctx->options->lines_per_connection;
-  const runtime::io_options io{.timeout = {}, .cancel = &conn->cancel};
-  std::size_t to_send = ctx->control->reserve(allowed_here(*conn, pipeline, *ctx));
-  bool failed = false;
-  while (to_send > 0 || conn->outstanding > 0) {
-    const int fd = conn->fd.get();
-    if (to_send > 0) {
-      const auto now = bench_clock::now();
-      for (std::size_t i = 0; i < to_send; ++i) {
-        conn->sent_at[(conn->head + conn->outstanding + i) % pipeline] = now;
-      }
-      conn->outstanding += to_send;
-      conn->sent_here += to_send;
-      const auto bytes = to_send * ctx->line_bytes;
-      to_send = 0;
-      if (auto sent = co_await runtime::send_all(fd, {ctx->requests.data(), bytes}, io); !sent) {
-        failed = true;
-        break;
-      }
-      ctx->result.bytes_sent += bytes;
-    }
-    auto got = co_await runtime::recv_some(fd, conn->buffer, io);
-    if (!got || *got == 0) {
-      failed = true;  // reset, closed with replies owed, or given up by the ticker
-      break;
-    }
-    const auto now = bench_clock::now();
-    const auto answered = take_replies(*conn, {conn->buffer.data(), *got}, now, *ctx);
-    if (ctx->stopping || now >= ctx->deadline) {
-      continue;
-    }
-    if (per_connection != 0 && conn->sent_here == per_connection && conn->outstanding == 0) {
-      // Reconnects only for requests the budget grants, so every connection carries some.
-      to_send = ctx->control->reserve(
-          static_cast<std::size_t>(std::min<std::uint64_t>(pipeline, per_connection)));
-      if (to_send == 0) {
-        continue;
-      }
-      (void)co_await runtime::close(std::move(conn->fd));
-      if (!co_await connect_and_greet(conn, ctx)) {
-        break;  // counted by connect_and_greet
-      }
-    } else {
-      to_send = ctx->control->reserve(allowed_here(*conn, answered, *ctx));
-    }
-  }
-  if (failed) {
-    ++ctx->result.errors;
-  }
-  if (conn->fd) {
-    (void)co_await runtime::close(std::move(conn->fd));
-  }
-  if (--ctx->active == 0) {
-    ctx->stop_ticker.request();
-  }
+runtime::task<void> open_connection(detail::bench_connection* conn, bench_worker_context* ctx) {
+  conn->ready = co_await detail::connect_and_greet(conn, ctx);
 }
 
 // Once a second: publishes progress, and gives up on the connections still waiting when no
 // reply at all arrived for stall_timeout (a server that stopped answering must not hang us).
-runtime::task<void> tick(worker_context* ctx) {
+runtime::task<void> tick(bench_worker_context* ctx) {
   auto last_lines = ctx->result.lines;
   auto last_change = bench_clock::now();
   while (ctx->active > 0) {
@@ -263,7 +54,7 @@ runtime::task<void> tick(worker_context* ctx) {
   }
 }
 
-runtime::task<bench_result> work(worker_context* ctx, bool* arrived) {
+runtime::task<bench_result> work(bench_worker_context* ctx, bool* arrived) {
   auto& loop = runtime::event_loop::current();
   const auto count = ctx->plan.connections;
   for (std::size_t i = 0; i < count; ++i) {
@@ -280,7 +71,7 @@ runtime::task<bench_result> work(worker_context* ctx, bool* arrived) {
       ctx->connections.get(), ctx->connections.get() + count, [](auto& c) { return c.ready; }));
   for (std::size_t i = 0; i < count; ++i) {
     if (ctx->connections[i].ready) {
-      loop.spawn(drive(&ctx->connections[i], ctx));
+      loop.spawn(detail::drive(&ctx->connections[i], ctx));
     }
   }
   if (ctx->active > 0) {
@@ -303,7 +94,7 @@ bench_result run_bench_worker(const bench_options& options, bench_worker_plan pl
   try {
     // Declared before the loop: the loop's destructor drains operations whose state and
     // buffers live here.
-    worker_context ctx;
+    bench_worker_context ctx;
     ctx.options = &options;
     ctx.control = &control;
     ctx.plan = std::move(plan);
@@ -315,7 +106,7 @@ bench_result run_bench_worker(const bench_options& options, bench_worker_plan pl
       ctx.requests += line;
     }
     ctx.expected = std::string(protocol::default_ack) + "\r";
-    ctx.connections = std::make_unique<connection[]>(ctx.plan.connections);
+    ctx.connections = std::make_unique<detail::bench_connection[]>(ctx.plan.connections);
     for (std::size_t i = 0; i < ctx.plan.connections; ++i) {
       ctx.connections[i].buffer.resize(k_receive_bytes);
       ctx.connections[i].sent_at.resize(pipeline);
