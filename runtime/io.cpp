@@ -3,6 +3,7 @@
 #include <liburing.h>
 
 #include <poll.h>
+#include <sys/uio.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -79,6 +80,7 @@ void io_operation::submit() {
       break;
     case io_kind::write:
       io_uring_prep_write(sqe, m_fd, data, remaining, static_cast<__u64>(-1));
+      sqe->rw_flags = static_cast<__kernel_rwf_t>(m_msg_flags);  // RWF_* for writes
       break;
     case io_kind::connect:
       io_uring_prep_connect(sqe, m_fd, reinterpret_cast<sockaddr*>(m_data), m_address_size);
@@ -312,8 +314,14 @@ transfer_awaiter read_some(int fd, std::span<char> buffer, io_options options) n
   return {detail::io_kind::read, fd, buffer.data(), buffer.size(), 0, options};
 }
 
-status_awaiter write_all(int fd, std::span<const char> data, io_options options) noexcept {
-  return {detail::io_kind::write, fd, data.data(), data.size(), 0, options};
+status_awaiter write_all(int fd, std::span<const char> data, io_options options,
+                         write_sync sync) noexcept {
+  return {detail::io_kind::write,
+          fd,
+          data.data(),
+          data.size(),
+          sync == write_sync::data ? RWF_DSYNC : 0,
+          options};
 }
 
 connect_awaiter connect(int fd, const address& peer, io_options options) noexcept {

@@ -196,9 +196,18 @@ class pooled_recv_awaiter : public detail::io_operation {
 [[nodiscard]] transfer_awaiter read_some(int fd, std::span<char> buffer,
                                          io_options options = {}) noexcept;
 
+/// Whether a write also reaches stable storage before it completes.
+enum class write_sync {
+  none,
+  /// RWF_DSYNC: the write completes once its data (and what is needed to read it back, such
+  /// as the file's new size) is on stable storage, as if fdatasync had followed it; one
+  /// request instead of a write and a flush.
+  data,
+};
+
 /// Writes all of `data` at the file's current position (the end, for O_APPEND files).
-[[nodiscard]] status_awaiter write_all(int fd, std::span<const char> data,
-                                       io_options options = {}) noexcept;
+[[nodiscard]] status_awaiter write_all(int fd, std::span<const char> data, io_options options = {},
+                                       write_sync sync = write_sync::none) noexcept;
 
 /// Connects the socket `fd` to `peer`.
 [[nodiscard]] connect_awaiter connect(int fd, const address& peer,

@@ -80,14 +80,16 @@ std::string render_metrics(const metrics_view& view) {
     counter(out, "ringline_sink_writes_total", "Writes to the sink (each covers many lines).",
             sink.writes);
     counter(out, "ringline_sink_written_bytes_total", "Bytes written to the sink.", sink.bytes);
-    counter(out, "ringline_sink_flushes_total", "fdatasync calls on the sink (--durable).",
+    counter(out, "ringline_sink_flushes_total",
+            "Flushes of the sink to stable storage (--durable): synced writes or fdatasync calls.",
             sink.flushes);
     counter(out, "ringline_sink_failures_total", "Writes or flushes of the sink that failed.",
             sink.failures);
     counter(out, "ringline_sink_recoveries_total",
             "Times a failing file sink had room again and took lines.", sink.recoveries);
     out.histogram("ringline_sink_write_seconds", "Time a write to the sink took.", sink.write_time);
-    out.histogram("ringline_sink_flush_seconds", "Time an fdatasync of the sink took.",
+    out.histogram("ringline_sink_flush_seconds",
+                  "Time a flush of the sink took (a synced write, or an fdatasync).",
                   sink.flush_time);
   }
   gauge(out, "ringline_sink_failing", "1 while the sink is failing: nothing can be acknowledged.",

@@ -226,6 +226,7 @@ class sink {
   runtime::cancellation m_retry_cancel;
   static constexpr std::chrono::seconds k_retry_interval{1};
   bool m_sync_each_line = false;  // bench/durable's naive baseline
+  bool m_dsync_writes = true;     // the writer's: durable writes flush themselves (RWF_DSYNC)
   // The gather (durable only, see gather()).
   clock::duration m_last_flush{};                    // the writer's thread only
   runtime::cancellation* m_gather_cancel = nullptr;  // the writer's thread only
