@@ -3,11 +3,14 @@
 // acknowledged, the file never keeps a partial line, new connections are told the sink is
 // unavailable while it fails, and service resumes by itself once there is room again.
 // Needs root to mount the tmpfs (CI runs as root).
+#include <fcntl.h>
 #include <sys/mount.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
-#include <fstream>
+#include <cerrno>
 #include <string>
 
 #include "tests/fault/fault_support.hpp"
@@ -40,15 +43,37 @@ class small_tmpfs {
   std::filesystem::path m_mount_point;
 };
 
-/// Writes until the file system is full; returns the bytes written.
+/// Writes until the file system says ENOSPC, then in ever smaller pieces down to single
+/// bytes, so that no page is left half used; returns the bytes written. Any other error (a
+/// transient ENOMEM or EINTR under load) is retried rather than taken for a full disk: once
+/// a filler stopped early, and a line the test needs to fail was written whole.
 std::size_t fill(const std::filesystem::path& path) {
-  std::ofstream out(path, std::ios::binary);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return 0;
+  }
   const std::string block(4096, 'x');
   std::size_t written = 0;
-  while (out.write(block.data(), static_cast<std::streamsize>(block.size())) && out.flush()) {
-    written += block.size();
+  for (std::size_t piece = block.size(); piece > 0; piece /= 8) {
+    for (int transient = 0; transient < 1000;) {
+      const auto wrote = ::write(fd, block.data(), piece);
+      if (wrote > 0) {
+        written += static_cast<std::size_t>(wrote);
+      } else if (errno == ENOSPC) {
+        break;
+      } else {
+        ++transient;
+      }
+    }
   }
+  ::close(fd);
   return written;
+}
+
+/// Returns the free blocks of the file system holding `path`, or -1.
+long long free_blocks(const std::filesystem::path& path) {
+  struct statvfs info {};
+  return ::statvfs(path.c_str(), &info) == 0 ? static_cast<long long>(info.f_bfree) : -1;
 }
 
 TEST(sink_recovery_test, a_full_file_system_fails_safe_and_service_resumes_once_freed) {
@@ -64,6 +89,7 @@ TEST(sink_recovery_test, a_full_file_system_fails_safe_and_service_resumes_once_
 
   const auto filler = disk.file("filler");
   ASSERT_GT(fill(filler), 0U);
+  ASSERT_EQ(free_blocks(filler), 0) << "the small file system still has room";
   // A line far bigger than the room left: the write fails part way.
   auto victim = connect_greeted(server);
   ASSERT_TRUE(victim);
