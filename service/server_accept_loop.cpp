@@ -21,19 +21,14 @@ constexpr auto k_accept_backoff = std::chrono::milliseconds(100);
 }  // namespace
 
 runtime::task<void> server::run() {
-  if (m_listeners.empty()) {
-    co_return;
-  }
-  // The first listener's loop runs in this frame, so one listener (the usual case) is served
-  // exactly as a server with one accept loop; the others' (systemd passed several sockets)
-  // are spawned and counted, and run() ends when the last of them has.
+  // One accept loop per listener (several when systemd passed several sockets); run() ends
+  // when the last of them has.
   auto& loop = runtime::event_loop::current();
-  for (std::size_t i = 1; i < m_listeners.size(); ++i) {
-    auto work = counted_accept_loop(*m_listeners[i]);
+  for (auto& each : m_listeners) {
+    auto work = counted_accept_loop(*each);
     ++m_accept_loops;
     loop.spawn(std::move(work));
   }
-  co_await accept_loop(*m_listeners.front());
   while (m_accept_loops > 0) {
     m_accept_loops_done.reset();
     co_await m_accept_loops_done;

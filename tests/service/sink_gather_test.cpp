@@ -63,16 +63,29 @@ runtime::task<void> quiet_session(sink* out, runtime::event* done) {
   out->leave();
 }
 
-runtime::task<void> sessions_then_stop(sink* out, std::vector<std::chrono::microseconds> trips,
-                                       int rounds) {
+// What one session does: `rounds` lines, each sent `round_trip` after the last one's ack.
+struct session_plan {
+  std::chrono::microseconds round_trip;
+  int rounds;
+};
+
+// Runs the writer and the planned sessions (and, with `one_quiet`, first a session that sends
+// one line and then stays quiet until the others are done), then stops the sink.
+runtime::task<void> sessions_then_stop(sink* out, std::vector<session_plan> plans,
+                                       bool one_quiet = false) {
   auto& loop = runtime::event_loop::current();
   loop.spawn(out->run());
-  int remaining = static_cast<int>(trips.size());
+  runtime::event quiet_may_leave;
+  if (one_quiet) {
+    loop.spawn(quiet_session(out, &quiet_may_leave));
+  }
+  int remaining = static_cast<int>(plans.size());
   runtime::event all_done;
-  for (const auto trip : trips) {
-    loop.spawn(session(out, rounds, trip, &remaining, &all_done));
+  for (const auto& plan : plans) {
+    loop.spawn(session(out, plan.rounds, plan.round_trip, &remaining, &all_done));
   }
   co_await all_done;
+  quiet_may_leave.set();
   out->stop();
   co_await loop.wait_for_spawned();
 }
@@ -83,30 +96,16 @@ TEST(sink_gather_test, each_flush_covers_every_session_that_comes_back) {
   ASSERT_NE(out, nullptr);
   // Sixteen sessions whose clients answer after 0.1 to 1.6 ms: without the gather the first
   // one back would start a flush of its line alone.
-  std::vector<std::chrono::microseconds> trips;
-  for (int each = 1; each <= 16; ++each) {
-    trips.emplace_back(100 * each);
-  }
   constexpr int rounds = 10;
+  std::vector<session_plan> plans;
+  for (int each = 1; each <= 16; ++each) {
+    plans.push_back({std::chrono::microseconds(100 * each), rounds});
+  }
   runtime::event_loop loop;
-  loop.run(sessions_then_stop(out.get(), trips, rounds));
+  loop.run(sessions_then_stop(out.get(), plans));
   EXPECT_FALSE(out->failure());
   EXPECT_EQ(count_lines(dir.file("log")), 16U * rounds);
   EXPECT_EQ(out->metrics().flushes, static_cast<std::uint64_t>(rounds));
-}
-
-runtime::task<void> one_leaves_early(sink* out, int rounds) {
-  auto& loop = runtime::event_loop::current();
-  loop.spawn(out->run());
-  int remaining = 2;
-  runtime::event all_done;
-  // The second session's next line would come after 5 ms; it leaves instead, while the
-  // writer gathers for it.
-  loop.spawn(session(out, rounds, 1ms, &remaining, &all_done));
-  loop.spawn(session(out, 1, 5ms, &remaining, &all_done));
-  co_await all_done;
-  out->stop();
-  co_await loop.wait_for_spawned();
 }
 
 TEST(sink_gather_test, a_session_that_leaves_is_not_waited_for) {
@@ -117,23 +116,11 @@ TEST(sink_gather_test, a_session_that_leaves_is_not_waited_for) {
   constexpr int rounds = 4;
   const auto started = std::chrono::steady_clock::now();
   runtime::event_loop loop;
-  loop.run(one_leaves_early(out.get(), rounds));
+  // The second session's next line would come after 5 ms; it leaves instead, while the
+  // writer gathers for it.
+  loop.run(sessions_then_stop(out.get(), {{1ms, rounds}, {5ms, 1}}));
   EXPECT_LT(std::chrono::steady_clock::now() - started, 10s);
   EXPECT_EQ(count_lines(dir.file("log")), rounds + 1U);
-}
-
-runtime::task<void> one_goes_quiet(sink* out, int rounds) {
-  auto& loop = runtime::event_loop::current();
-  loop.spawn(out->run());
-  int remaining = 1;
-  runtime::event all_done;
-  runtime::event quiet_may_leave;
-  loop.spawn(quiet_session(out, &quiet_may_leave));
-  loop.spawn(session(out, rounds, 1ms, &remaining, &all_done));
-  co_await all_done;
-  quiet_may_leave.set();
-  out->stop();
-  co_await loop.wait_for_spawned();
 }
 
 TEST(sink_gather_test, a_session_that_goes_quiet_delays_one_group_by_the_limit_at_most) {
@@ -142,7 +129,7 @@ TEST(sink_gather_test, a_session_that_goes_quiet_delays_one_group_by_the_limit_a
   ASSERT_NE(out, nullptr);
   constexpr int rounds = 5;
   runtime::event_loop loop;
-  loop.run(one_goes_quiet(out.get(), rounds));
+  loop.run(sessions_then_stop(out.get(), {{1ms, rounds}}, true));
   EXPECT_EQ(count_lines(dir.file("log")), rounds + 1U);
   // The first group had both sessions; after one gather that timed out, the next groups
   // expect only the one that still sends, so each of its lines has a flush of its own.

@@ -44,25 +44,33 @@ runtime::task<outcome> start_with_a_listener_that_is_no_socket(worker_threads& w
   co_return outcome{.reported = !timed_out, .failure = workers.failure()};
 }
 
-TEST(worker_threads_test, a_worker_that_fails_is_reported_and_never_waited_for) {
-  config settings;
-  settings.greeting = protocol::default_greeting;
-  settings.ack = protocol::default_ack;
+// Starts two workers on `listeners`, the last of which is the read end of a pipe (a listener
+// no server can take), on a loop of the test's own; returns what the main thread heard.
+outcome start_workers_on(const config& settings, std::vector<int> listeners) {
   auto lines = sink::open("none");
-  ASSERT_TRUE(lines);
+  EXPECT_TRUE(lines);
   int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
-  // A pipe is no listening socket: each worker's server fails to take it, and throws.
+  EXPECT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  listeners.push_back(fds[0]);
   runtime::event_loop loop;
   runtime::inbox mailbox;
   server_shared shared;
   outcome result;
   {
     worker_threads workers(settings, **lines, mailbox, shared);
-    result = loop.run(start_with_a_listener_that_is_no_socket(workers, mailbox, {fds[0]}));
+    result = loop.run(start_with_a_listener_that_is_no_socket(workers, mailbox, listeners));
   }
   ::close(fds[0]);
   ::close(fds[1]);
+  return result;
+}
+
+TEST(worker_threads_test, a_worker_that_fails_is_reported_and_never_waited_for) {
+  config settings;
+  settings.greeting = protocol::default_greeting;
+  settings.ack = protocol::default_ack;
+  // A pipe is no listening socket: each worker's server fails to take it, and throws.
+  const outcome result = start_workers_on(settings, {});
   EXPECT_TRUE(result.reported);
   EXPECT_NE(result.failure.find("thread "), std::string::npos) << result.failure;
 }
@@ -73,25 +81,11 @@ TEST(worker_threads_test, every_worker_takes_a_duplicate_of_every_listener) {
   settings.ack = protocol::default_ack;
   settings.host = "127.0.0.1";
   settings.port = 0;
-  auto lines = sink::open("none");
-  ASSERT_TRUE(lines);
   auto listener = server::open_listener(settings);
   ASSERT_TRUE(listener) << listener.error().message();
-  int fds[2];
-  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
   // The second "listener" is a pipe: a worker that took only the first would serve it
   // quietly; one that takes every listener fails on the pipe, which the main thread hears of.
-  runtime::event_loop loop;
-  runtime::inbox mailbox;
-  server_shared shared;
-  outcome result;
-  {
-    worker_threads workers(settings, **lines, mailbox, shared);
-    result = loop.run(
-        start_with_a_listener_that_is_no_socket(workers, mailbox, {listener->get(), fds[0]}));
-  }
-  ::close(fds[0]);
-  ::close(fds[1]);
+  const outcome result = start_workers_on(settings, {listener->get()});
   EXPECT_TRUE(result.reported);
   EXPECT_NE(result.failure.find("listener"), std::string::npos) << result.failure;
 }
