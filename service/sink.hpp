@@ -83,8 +83,9 @@ class sink {
   /// pending limit was reached, std::errc::operation_canceled after abort().
   class append_awaiter {
    public:
-    append_awaiter(sink& target, std::uint64_t ticket, std::error_code error) noexcept
-        : m_sink(target), m_ticket(ticket), m_error(error) {}
+    append_awaiter(sink& target, std::uint64_t ticket, std::error_code error,
+                   std::uint64_t failures_seen = 0) noexcept
+        : m_sink(target), m_ticket(ticket), m_error(error), m_failures_seen(failures_seen) {}
     append_awaiter(const append_awaiter&) = delete;
     append_awaiter& operator=(const append_awaiter&) = delete;
     /// A frame destroyed while it waits (its loop shut down) leaves the waiters first.
@@ -101,8 +102,9 @@ class sink {
     sink& m_sink;
     std::uint64_t m_ticket;
     std::error_code m_error;
-    bool m_suspended = false;  // this thread's view: true from suspension to resumption
-    bool m_queued = false;     // guarded by the sink's mutex: still in its waiter list
+    std::uint64_t m_failures_seen;  // the sink's failed writes when the lines were appended
+    bool m_suspended = false;       // this thread's view: true from suspension to resumption
+    bool m_queued = false;          // guarded by the sink's mutex: still in its waiter list
   };
 
   /// Copies `lines`, each followed by '\n', into the pending buffer at once (the views may
@@ -223,6 +225,12 @@ class sink {
   // A regular file's size up to its last whole written line, or -1 for pipes and devices.
   off_t m_good_size = -1;
   std::error_code m_unavailable;  // guarded by m_mutex: set while a failed file is retried
+  // Guarded by m_mutex: failed writes a file sink rode out, what was written before the last
+  // one, and its error. An append awaited only after a failure tells from these whether its
+  // lines were written before it or dropped by it.
+  std::uint64_t m_failures = 0;
+  std::uint64_t m_written_before_failure = 0;
+  std::error_code m_last_failure;
   runtime::cancellation m_retry_cancel;
   static constexpr std::chrono::seconds k_retry_interval{1};
   bool m_sync_each_line = false;  // bench/durable's naive baseline

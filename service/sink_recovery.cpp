@@ -76,6 +76,10 @@ runtime::task<void> sink::ride_out_failure(std::error_code error) {
     const std::lock_guard lock(m_mutex);
     m_unavailable = error;
     m_pending.clear();
+    // Appends not yet awaited compare their tickets against what was really written.
+    ++m_failures;
+    m_written_before_failure = m_written;
+    m_last_failure = error;
     m_written = m_appended;
     take_waiters_locked(true, error);
   }

@@ -15,6 +15,7 @@ sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
   }
   std::coroutine_handle<> writer;
   std::uint64_t ticket = 0;
+  std::uint64_t failures = 0;
   {
     const std::lock_guard lock(m_mutex);
     if (m_failed || m_unavailable) {
@@ -37,13 +38,14 @@ sink::append_awaiter sink::append(std::span<const std::string_view> lines) {
       return bytes;
     }();
     ticket = m_appended;
+    failures = m_failures;
     // Only an idle writer is woken; a busy one finds the lines when its write completes.
     writer = std::exchange(m_idle_writer, nullptr);
   }
   if (writer) {
     wake_on_writer(writer);
   }
-  return {*this, ticket, {}};
+  return {*this, ticket, {}, failures};
 }
 
 bool sink::append_awaiter::await_ready() noexcept {
@@ -64,6 +66,15 @@ bool sink::append_awaiter::await_suspend(std::coroutine_handle<> waiter) {
     const std::lock_guard lock(m_sink.m_mutex);
     if (m_sink.m_failed) {
       m_error = m_sink.m_failed;
+      return false;
+    }
+    if (m_failures_seen != m_sink.m_failures) {
+      // A write failed between append() and here (the writer runs on another thread): these
+      // lines were written before it, or dropped with it. After more than one failure, take
+      // them as dropped; a resent line is a duplicate, an acked lost one is a broken promise.
+      const bool before =
+          m_failures_seen + 1 == m_sink.m_failures && m_ticket <= m_sink.m_written_before_failure;
+      m_error = before ? std::error_code() : m_sink.m_last_failure;
       return false;
     }
     if (m_ticket <= m_sink.m_written) {

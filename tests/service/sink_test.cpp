@@ -1,10 +1,12 @@
 #include "service/sink.hpp"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include <fstream>
@@ -194,6 +196,62 @@ TEST(sink_test, durable_file_sink_flushes_before_acknowledging) {
     ++lines;
   }
   EXPECT_EQ(lines, 8U * 50U);
+}
+
+/// Caps the size of files this process writes (RLIMIT_FSIZE), so that a write past it fails
+/// with EFBIG as a full disk would, without root; restores the limit and SIGXFSZ after.
+class file_size_cap {
+ public:
+  explicit file_size_cap(rlim_t bytes) {
+    ::getrlimit(RLIMIT_FSIZE, &m_saved);
+    m_saved_signal = std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit capped{bytes, m_saved.rlim_max};
+    m_set = ::setrlimit(RLIMIT_FSIZE, &capped) == 0;
+  }
+  file_size_cap(const file_size_cap&) = delete;
+  file_size_cap& operator=(const file_size_cap&) = delete;
+  ~file_size_cap() {
+    ::setrlimit(RLIMIT_FSIZE, &m_saved);
+    std::signal(SIGXFSZ, m_saved_signal);
+  }
+  [[nodiscard]] bool set() const noexcept { return m_set; }
+
+ private:
+  rlimit m_saved{};
+  void (*m_saved_signal)(int) = nullptr;
+  bool m_set = false;
+};
+
+runtime::task<void> await_after_the_failure(sink* out, std::string_view line,
+                                            runtime::result<void>* outcome) {
+  auto& loop = runtime::event_loop::current();
+  loop.spawn(out->run());
+  const std::string_view one[] = {line};
+  // Appended, then awaited only after the writer tried it and failed: as a session on another
+  // thread can be, between its append() and its suspension.
+  auto written = out->append(one);
+  for (int turn = 0; turn < 1000 && !out->failure(); ++turn) {
+    (void)co_await runtime::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_TRUE(out->failure());
+  *outcome = co_await written;
+  out->stop();
+  co_await loop.wait_for_spawned();
+}
+
+TEST(sink_test, a_line_whose_write_failed_before_it_was_awaited_is_not_acknowledged) {
+  test_support::temp_dir dir;
+  const auto path = dir.file("log");
+  write_file(path, "kept\n");
+  auto opened = sink::open(path.string());
+  ASSERT_TRUE(opened);
+  const file_size_cap cap(64);
+  ASSERT_TRUE(cap.set());
+  runtime::result<void> outcome;
+  runtime::event_loop loop;
+  loop.run(await_after_the_failure(opened->get(), std::string(100, 'x'), &outcome));
+  EXPECT_FALSE(outcome) << "a line that is not in the file was acknowledged";
+  EXPECT_EQ(read_file(path), "kept\n");
 }
 
 TEST(sink_test, only_a_file_can_be_durable) {
