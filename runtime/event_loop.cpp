@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "runtime/error.hpp"
+#include "runtime/frame_cache.hpp"
 #include "runtime/trampoline.hpp"
 
 namespace ringline::runtime {
@@ -90,6 +91,10 @@ namespace {
 
 struct detached {
   struct promise_type : event_loop::spawned_node {
+    static void* operator new(std::size_t bytes) { return detail::allocate_frame(bytes); }
+    static void operator delete(void* frame, std::size_t bytes) noexcept {
+      detail::free_frame(frame, bytes);
+    }
     detached get_return_object() noexcept {
       return {std::coroutine_handle<promise_type>::from_promise(*this)};
     }

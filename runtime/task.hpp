@@ -7,6 +7,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "runtime/frame_cache.hpp"
 #include "runtime/trampoline.hpp"
 
 namespace ringline::runtime {
@@ -19,6 +20,10 @@ namespace detail {
 /// The parts of a task's promise that do not depend on its value type.
 class task_promise_base {
  public:
+  // Frames come from the thread's recycled ones (runtime/frame_cache.hpp).
+  static void* operator new(std::size_t bytes) { return allocate_frame(bytes); }
+  static void operator delete(void* frame, std::size_t bytes) noexcept { free_frame(frame, bytes); }
+
   /// Tasks are lazy: the body starts when the task is first awaited (or run by a loop).
   std::suspend_always initial_suspend() noexcept { return {}; }
 

@@ -203,16 +203,19 @@ TEST(sink_test, durable_file_sink_flushes_before_acknowledging) {
 class file_size_cap {
  public:
   explicit file_size_cap(rlim_t bytes) {
-    ::getrlimit(RLIMIT_FSIZE, &m_saved);
     m_saved_signal = std::signal(SIGXFSZ, SIG_IGN);
-    const rlimit capped{bytes, m_saved.rlim_max};
-    m_set = ::setrlimit(RLIMIT_FSIZE, &capped) == 0;
+    if (::getrlimit(RLIMIT_FSIZE, &m_saved) == 0) {
+      const rlimit capped{bytes, m_saved.rlim_max};
+      m_set = ::setrlimit(RLIMIT_FSIZE, &capped) == 0;
+    }
   }
   file_size_cap(const file_size_cap&) = delete;
   file_size_cap& operator=(const file_size_cap&) = delete;
   ~file_size_cap() {
-    ::setrlimit(RLIMIT_FSIZE, &m_saved);
-    std::signal(SIGXFSZ, m_saved_signal);
+    if (m_set) {
+      (void)::setrlimit(RLIMIT_FSIZE, &m_saved);
+    }
+    (void)std::signal(SIGXFSZ, m_saved_signal);
   }
   [[nodiscard]] bool set() const noexcept { return m_set; }
 
