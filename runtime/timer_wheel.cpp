@@ -1,6 +1,7 @@
 #include "runtime/timer_wheel.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 
 namespace ringline::runtime {
@@ -18,7 +19,9 @@ void timer_wheel::arm(detail::timer_node& node, clock::time_point now,
   // Due at the start of the tick after the one holding the deadline: never early. A node
   // due in a tick already expired goes in the next one to expire.
   node.m_due_tick = std::max(tick_of(now + timeout) + 1, m_next_tick);
-  auto& sentinel = slot_of(node.m_due_tick);
+  const auto slot = static_cast<std::size_t>(node.m_due_tick) % k_slots;
+  m_occupied[slot / 64] |= std::uint64_t{1} << (slot % 64);
+  auto& sentinel = m_slots[slot];
   node.m_prev = sentinel.m_prev;
   node.m_next = &sentinel;
   sentinel.m_prev->m_next = &node;
@@ -32,6 +35,11 @@ void timer_wheel::disarm(detail::timer_node& node) noexcept {
   }
   node.m_prev->m_next = node.m_next;
   node.m_next->m_prev = node.m_prev;
+  if (node.m_prev == node.m_next) {
+    // Both are the sentinel: the slot is empty now.
+    const auto slot = static_cast<std::size_t>(node.m_due_tick) % k_slots;
+    m_occupied[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+  }
   node.m_prev = nullptr;
   node.m_next = nullptr;
   --m_armed;
@@ -69,11 +77,22 @@ std::optional<timer_wheel::clock::duration> timer_wheel::time_to_next(
     return std::nullopt;
   }
   // The first non-empty slot bounds the sleep; its nodes may belong to a later round, and
-  // then the loop only wakes once more than it had to.
-  for (std::int64_t tick = m_next_tick; tick < m_next_tick + static_cast<std::int64_t>(k_slots);
-       ++tick) {
-    const auto& sentinel = m_slots[static_cast<std::size_t>(tick) % k_slots];
-    if (sentinel.m_next != &sentinel) {
+  // then the loop only wakes once more than it had to. The search starts at the slot of
+  // m_next_tick and wraps around once: the last word is the first one again, without the
+  // bits already looked at.
+  const auto start = static_cast<std::size_t>(m_next_tick) % k_slots;
+  for (std::size_t step = 0; step <= k_words; ++step) {
+    const std::size_t word = (start / 64 + step) % k_words;
+    std::uint64_t bits = m_occupied[word];
+    if (step == 0) {
+      bits &= ~std::uint64_t{0} << (start % 64);
+    } else if (step == k_words) {
+      bits &= (std::uint64_t{1} << (start % 64)) - 1;
+    }
+    if (bits != 0) {
+      const std::size_t slot = word * 64 + static_cast<std::size_t>(std::countr_zero(bits));
+      const std::int64_t tick =
+          m_next_tick + static_cast<std::int64_t>((slot + k_slots - start) % k_slots);
       const clock::time_point due{std::chrono::duration_cast<clock::duration>(tick * k_tick)};
       return std::max(due - now, clock::duration::zero());
     }

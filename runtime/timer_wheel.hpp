@@ -1,5 +1,6 @@
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -72,6 +73,11 @@ class timer_wheel {
 
   // Each slot is the sentinel of a circular list, so a node unlinks without knowing its slot.
   std::vector<detail::timer_node> m_slots;
+  // One bit per slot, set while the slot holds a node: the loop asks for its next deadline on
+  // every turn it may sleep, and scanning for it bit by bit is 16 words, not 1,024 slots.
+  static constexpr std::size_t k_words = k_slots / 64;
+  static_assert(k_slots % 64 == 0);
+  std::array<std::uint64_t, k_words> m_occupied{};
   std::int64_t m_next_tick;  // the first tick not yet expired
   std::size_t m_armed = 0;
 };

@@ -32,9 +32,14 @@ using clock = std::chrono::steady_clock;
 // the error line it sent are not destroyed by a reset for unread input.
 constexpr auto k_linger = std::chrono::seconds(2);
 
-// A burst of pipelined lines grows the per-chunk line list; beyond this it is freed after the
-// chunk, so an idle session keeps no trace of the burst.
-constexpr std::size_t k_kept_line_slots = 64;
+// The lines framed from one receive, from the framer to sink::append(), which copies them. No
+// other coroutine runs in between, so every session of a thread frames into this one list, and
+// a session that starts again for each batch of lines does not grow a list of its own each time.
+thread_local std::vector<std::string_view> t_framed_lines;
+
+// A burst of pipelined lines grows that list; beyond this it is freed after the chunk, so a
+// thread keeps no trace of the burst.
+constexpr std::size_t k_kept_line_slots = 1024;
 
 }  // namespace
 
@@ -92,7 +97,6 @@ runtime::task<void> server::serve(
       runtime::buffer_ring* shared_buffers = receive_buffers();
       std::vector<char> own_buffer;  // only without shared buffers, or when they ran dry
       protocol::line_framer framer(m_config.max_line_bytes);
-      std::vector<std::string_view> lines;
       std::optional<clock::time_point> line_start;  // when the unfinished line began
       for (bool reading = true; reading;) {
         const auto limit = next_read_limit(m_config, line_start, clock::now());
@@ -154,6 +158,7 @@ runtime::task<void> server::serve(
         }
         m_stats.bytes += chunk.size();
         framer.feed(chunk);
+        auto& lines = t_framed_lines;
         lines.clear();
         for (;;) {
           const auto frame = framer.next();
@@ -167,16 +172,20 @@ runtime::task<void> server::serve(
           }
           break;
         }
-        m_stats.lines_received += lines.size();
+        const std::size_t framed = lines.size();
+        m_stats.lines_received += framed;
         if (!framer.has_partial_line()) {
           line_start.reset();
-        } else if (!line_start || !lines.empty()) {
+        } else if (!line_start || framed > 0) {
           line_start = clock::now();  // the unfinished line began in this chunk
         }
-        if (!lines.empty()) {
+        if (framed > 0) {
           // The sink copies the lines at once, so the shared buffer goes back to the kernel
           // before this session waits for anything.
           auto written = m_sink.append(lines);
+          if (lines.capacity() > k_kept_line_slots) {
+            std::vector<std::string_view>().swap(lines);
+          }
           lease.reset();
           if (auto outcome = co_await written; !outcome) {
             why = ending::sink_failed;
@@ -187,7 +196,7 @@ runtime::task<void> server::serve(
           // k acks go out as slices of the prebuilt batch, one send per batch-full; inline
           // rather than a helper coroutine, which would cost a frame allocation per receive.
           std::error_code send_error;
-          for (std::size_t unsent = lines.size(); unsent > 0 && !send_error;) {
+          for (std::size_t unsent = framed; unsent > 0 && !send_error;) {
             const auto slice = m_acks.slice(unsent);
             if (auto acked = co_await runtime::send_all(state.fd(), slice, ack_io); !acked) {
               send_error = acked.error();
@@ -198,16 +207,13 @@ runtime::task<void> server::serve(
             why = runtime::is_timeout(send_error) ? ending::stalled : ending::reset;
             break;
           }
-          state.lines_acked += lines.size();
-          m_stats.lines += lines.size();
+          state.lines_acked += framed;
+          m_stats.lines += framed;
         }
         // What the chunk needed is done with; keep only the unfinished line while waiting.
         lease.reset();
         std::vector<char>().swap(carry);
         framer.release_memory();
-        if (lines.capacity() > k_kept_line_slots) {
-          std::vector<std::string_view>().swap(lines);
-        }
         if (shared_buffers != nullptr) {
           std::vector<char>().swap(own_buffer);
         }

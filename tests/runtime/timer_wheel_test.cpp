@@ -85,5 +85,48 @@ TEST(timer_wheel_test, the_loop_sleeps_until_the_first_occupied_slot) {
   EXPECT_EQ(*wheel.time_to_next(k_origin + 2s), clock::duration::zero());
 }
 
+TEST(timer_wheel_test, the_sleep_skips_slots_emptied_by_disarming) {
+  timer_wheel wheel(k_origin);
+  counted_node soon;
+  counted_node later;
+  counted_node also_later;
+  wheel.arm(soon, k_origin, 150ms);   // due at origin + 200 ms
+  wheel.arm(later, k_origin, 950ms);  // both due at origin + 1 s
+  wheel.arm(also_later, k_origin, 920ms);
+  EXPECT_EQ(*wheel.time_to_next(k_origin), 200ms);
+  wheel.disarm(soon);
+  EXPECT_EQ(*wheel.time_to_next(k_origin), 1s);
+  wheel.disarm(later);  // its slot still holds the other one
+  EXPECT_EQ(*wheel.time_to_next(k_origin), 1s);
+  wheel.disarm(also_later);
+  EXPECT_FALSE(wheel.time_to_next(k_origin).has_value());
+}
+
+TEST(timer_wheel_test, the_sleep_finds_a_slot_behind_the_current_one_in_the_array) {
+  // Past most of the wheel's first turn, the next deadline lies in a slot of a lower index:
+  // the search wraps around the array.
+  timer_wheel wheel(k_origin);
+  const auto late_in_turn = k_origin + timer_wheel::k_tick * (timer_wheel::k_slots - 10);
+  wheel.expire(late_in_turn);
+  counted_node node;
+  wheel.arm(node, late_in_turn, timer_wheel::k_tick * 40);  // slot 7, the search starts at 991
+  const auto sleep = wheel.time_to_next(late_in_turn);
+  ASSERT_TRUE(sleep.has_value());
+  EXPECT_EQ(*sleep, timer_wheel::k_tick * 41);
+  wheel.expire(late_in_turn + *sleep);
+  EXPECT_EQ(node.fired, 1);
+}
+
+TEST(timer_wheel_test, the_sleep_finds_a_deadline_almost_a_whole_turn_ahead) {
+  // Its slot is in the same word of the bitmap as the current one, just before it: found only
+  // once the search has gone round the whole wheel.
+  timer_wheel wheel(k_origin);
+  const auto late_in_turn = k_origin + timer_wheel::k_tick * (timer_wheel::k_slots - 10);
+  wheel.expire(late_in_turn);
+  counted_node node;
+  wheel.arm(node, late_in_turn, timer_wheel::k_tick * 1000);
+  EXPECT_EQ(*wheel.time_to_next(late_in_turn), timer_wheel::k_tick * 1001);
+}
+
 }  // namespace
 }  // namespace ringline::runtime
