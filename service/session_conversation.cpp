@@ -99,7 +99,9 @@ runtime::task<void> server::serve(
       protocol::line_framer framer(m_config.max_line_bytes);
       std::optional<clock::time_point> line_start;  // when the unfinished line began
       for (bool reading = true; reading;) {
-        const auto limit = next_read_limit(m_config, line_start, clock::now());
+        // The clock only matters to an unfinished line; between whole batches it is not read.
+        const auto limit =
+            next_read_limit(m_config, line_start, line_start ? clock::now() : clock::time_point());
         if (limit.on_expiry == ending::line_timeout &&
             limit.wait <= std::chrono::nanoseconds::zero()) {
           why = limit.on_expiry;
