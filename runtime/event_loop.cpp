@@ -339,6 +339,7 @@ void event_loop::cancel(detail::operation& target) {
 void event_loop::drive(std::coroutine_handle<> main) {
   assert(t_current == this);
   try {
+    m_turn_start = std::chrono::steady_clock::now();
     detail::resume(main);
     while (!main.done()) {
       if (m_spawn_error) {
@@ -369,9 +370,10 @@ void event_loop::turn(bool may_block) {
   // yielding would hold back every completion that arrives meanwhile.
   const int rc = wait ? wait_for_completion() : io_uring_submit_and_get_events(m_ring.get());
   throw_unless_transient(rc, wait ? "io_uring_submit_and_wait" : "io_uring_submit_and_get_events");
+  m_turn_start = std::chrono::steady_clock::now();  // what this turn's deadlines count from
   reap();
   if (m_timers.armed() > 0 && !m_draining) {
-    m_timers.expire(std::chrono::steady_clock::now());
+    m_timers.expire(m_turn_start);
   }
 }
 

@@ -106,7 +106,7 @@ void io_operation::submit() {
   }
   io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
   if (m_options.timeout.count() > 0 && m_kind != io_kind::sleep) {
-    loop.timers().arm(*this, std::chrono::steady_clock::now(), m_options.timeout);
+    loop.timers().arm(*this, loop.turn_start(), m_options.timeout);
   }
   if (m_options.cancel != nullptr) {
     m_options.cancel->set_pending(this);

@@ -159,6 +159,23 @@ TEST(io_test, recv_with_timeout_fails_with_timed_out) {
   EXPECT_EQ(loop.in_flight(), 0U);
 }
 
+TEST(io_test, a_deadline_counts_from_the_turn_that_led_to_its_operation) {
+  // Deadlines count from when the loop's wait returned, not from each submission; what led
+  // to the receive (the sleep's end) came before that, so its timeout still runs in full.
+  event_loop loop;
+  auto pair = make_socket_pair();
+  const auto start = std::chrono::steady_clock::now();
+  auto receive_after_a_sleep = [](int fd) -> task<result<std::size_t>> {
+    (void)co_await sleep_for(150ms);
+    char buffer[16];
+    co_return co_await recv_some(fd, buffer, io_options{.timeout = 100ms});
+  };
+  auto got = loop.run(receive_after_a_sleep(pair.right.get()));
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error(), std::errc::timed_out);
+  EXPECT_GE(std::chrono::steady_clock::now() - (start + 150ms), 100ms);
+}
+
 TEST(io_test, data_before_timeout_is_delivered) {
   event_loop loop;
   auto pair = make_socket_pair();
