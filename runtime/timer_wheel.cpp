@@ -19,9 +19,8 @@ void timer_wheel::arm(detail::timer_node& node, clock::time_point now,
   // Due at the start of the tick after the one holding the deadline: never early. A node
   // due in a tick already expired goes in the next one to expire.
   node.m_due_tick = std::max(tick_of(now + timeout) + 1, m_next_tick);
-  const auto slot = static_cast<std::size_t>(node.m_due_tick) % k_slots;
-  m_occupied[slot / 64] |= std::uint64_t{1} << (slot % 64);
-  auto& sentinel = m_slots[slot];
+  set_occupied(node.m_due_tick, true);
+  auto& sentinel = slot_of(node.m_due_tick);
   node.m_prev = sentinel.m_prev;
   node.m_next = &sentinel;
   sentinel.m_prev->m_next = &node;
@@ -36,9 +35,7 @@ void timer_wheel::disarm(detail::timer_node& node) noexcept {
   node.m_prev->m_next = node.m_next;
   node.m_next->m_prev = node.m_prev;
   if (node.m_prev == node.m_next) {
-    // Both are the sentinel: the slot is empty now.
-    const auto slot = static_cast<std::size_t>(node.m_due_tick) % k_slots;
-    m_occupied[slot / 64] &= ~(std::uint64_t{1} << (slot % 64));
+    set_occupied(node.m_due_tick, false);  // both are the sentinel: the slot is empty now
   }
   node.m_prev = nullptr;
   node.m_next = nullptr;
@@ -80,7 +77,7 @@ std::optional<timer_wheel::clock::duration> timer_wheel::time_to_next(
   // then the loop only wakes once more than it had to. The search starts at the slot of
   // m_next_tick and wraps around once: the last word is the first one again, without the
   // bits already looked at.
-  const auto start = static_cast<std::size_t>(m_next_tick) % k_slots;
+  const auto start = slot_index(m_next_tick);
   for (std::size_t step = 0; step <= k_words; ++step) {
     const std::size_t word = (start / 64 + step) % k_words;
     std::uint64_t bits = m_occupied[word];

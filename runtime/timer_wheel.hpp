@@ -67,8 +67,15 @@ class timer_wheel {
   static std::int64_t tick_of(clock::time_point when) noexcept {
     return when.time_since_epoch() / k_tick;
   }
-  detail::timer_node& slot_of(std::int64_t tick) noexcept {
-    return m_slots[static_cast<std::size_t>(tick) % k_slots];
+  static std::size_t slot_index(std::int64_t tick) noexcept {
+    return static_cast<std::size_t>(tick) % k_slots;
+  }
+  detail::timer_node& slot_of(std::int64_t tick) noexcept { return m_slots[slot_index(tick)]; }
+  // Marks the slot of `tick` as holding a node, or as empty.
+  void set_occupied(std::int64_t tick, bool occupied) noexcept {
+    const auto slot = slot_index(tick);
+    const auto bit = std::uint64_t{1} << (slot % 64);
+    m_occupied[slot / 64] = occupied ? m_occupied[slot / 64] | bit : m_occupied[slot / 64] & ~bit;
   }
 
   // Each slot is the sentinel of a circular list, so a node unlinks without knowing its slot.
