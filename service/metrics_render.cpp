@@ -43,6 +43,9 @@ std::string render_metrics(const metrics_view& view) {
   counter(out, "ringline_connections_accepted_total", "Connections accepted.", total.accepted);
   counter(out, "ringline_connections_refused_total",
           "Connections turned away with 'not connect' at --max-connections.", total.refused);
+  counter(out, "ringline_connections_refused_per_ip_total",
+          "Connections turned away with 'not connect' at --max-connections-per-ip.",
+          total.refused_per_ip);
   counter(out, "ringline_accept_errors_total", "Runs of failed accepts (EMFILE, ...).",
           total.accept_errors);
   counter(out, "ringline_lines_received_total", "Complete lines received.", total.lines_received);
