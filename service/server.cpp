@@ -136,7 +136,8 @@ void server::spawn_session(runtime::unique_fd fd, runtime::address peer,
   runtime::event_loop::current().spawn(serve(std::move(state), std::nullopt));
 }
 
-void server::refuse(runtime::unique_fd fd, const runtime::address& peer, refusal_limit reached) noexcept {
+void server::refuse(runtime::unique_fd fd, const runtime::address& peer,
+                    refusal_limit reached) noexcept {
   // A dozen bytes always fit an empty socket buffer, so a non-blocking send cannot come up
   // short. Input already received is drained before the close, since closing with unread
   // input sends a reset that can destroy the refusal before the client reads it.

@@ -93,8 +93,7 @@ TEST(client_limits_test, one_address_cannot_take_every_slot) {
 
 TEST(client_limits_test, a_slot_freed_by_an_ended_session_goes_to_the_same_address) {
   // Not --quiet: the disconnect line tells when the session has ended.
-  auto server =
-      start_server({"--threads", "1", "--max-connections-per-ip", "1", "--sink", "none"});
+  auto server = start_server({"--threads", "1", "--max-connections-per-ip", "1", "--sink", "none"});
   auto first = greeted_from(server, "");
   ASSERT_TRUE(first);
   {
@@ -128,8 +127,8 @@ TEST(client_limits_test, a_slot_freed_by_an_ended_session_goes_to_the_same_addre
 }
 
 TEST(client_limits_test, the_limit_is_exact_across_threads) {
-  auto server = start_server({"--threads", "4", "--max-connections-per-ip", "3", "--sink", "none",
-                              "--quiet"});
+  auto server = start_server(
+      {"--threads", "4", "--max-connections-per-ip", "3", "--sink", "none", "--quiet"});
   std::vector<socket_client> held;
   for (int i = 0; i < 3; ++i) {
     auto client = greeted_from(server, "");
@@ -158,8 +157,8 @@ TEST(client_limits_test, the_limit_is_exact_across_threads) {
 }
 
 TEST(client_limits_test, refusals_are_logged_at_most_once_a_second) {
-  auto server = start_server({"--threads", "2", "--max-connections-per-ip", "1", "--sink", "none",
-                              "--quiet"});
+  auto server = start_server(
+      {"--threads", "2", "--max-connections-per-ip", "1", "--sink", "none", "--quiet"});
   auto holder = greeted_from(server, "");
   ASSERT_TRUE(holder);
   const auto started = std::chrono::steady_clock::now();
@@ -182,8 +181,8 @@ TEST(client_limits_test, refusals_are_logged_at_most_once_a_second) {
 }
 
 TEST(client_limits_test, with_proxy_protocol_the_address_is_the_headers_client) {
-  auto server = start_server({"--threads", "2", "--proxy-protocol", "--max-connections-per-ip",
-                              "1", "--sink", "none", "--quiet"});
+  auto server = start_server({"--threads", "2", "--proxy-protocol", "--max-connections-per-ip", "1",
+                              "--sink", "none", "--quiet"});
   // Every connection comes from 127.0.0.1, the balancer; the header names the client.
   const auto from = [&server](const std::string& client_address) {
     auto connection = server.connect();

@@ -59,9 +59,9 @@ TEST(pidfile_test, is_not_written_by_a_server_that_cannot_listen) {
   ASSERT_EQ(::bind(holder.get(), reinterpret_cast<sockaddr*>(&address), length), 0);
   ASSERT_EQ(::listen(holder.get(), 1), 0);
   ASSERT_EQ(::getsockname(holder.get(), reinterpret_cast<sockaddr*>(&address), &length), 0);
-  const auto run = run_program({test_support::server_path(), "--port",
-                                std::to_string(ntohs(address.sin_port)), "--sink", "none",
-                                "--pidfile", path.string()});
+  const auto run =
+      run_program({test_support::server_path(), "--port", std::to_string(ntohs(address.sin_port)),
+                   "--sink", "none", "--pidfile", path.string()});
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.err.find("cannot listen"), std::string::npos) << run.err;
   EXPECT_FALSE(std::filesystem::exists(path));
@@ -73,8 +73,8 @@ TEST(pidfile_test, a_second_server_with_the_same_pidfile_exits_1_and_leaves_it_a
   const auto sink = dir.file("lines.log");
   auto first = start_server_quietly({"--sink", "none", "--pidfile", path.string()});
   // Another port, another sink: only the pidfile is shared, and the second must touch nothing.
-  const auto run = run_program({test_support::server_path(), "--port", "0", "--sink",
-                                sink.string(), "--pidfile", path.string()});
+  const auto run = run_program({test_support::server_path(), "--port", "0", "--sink", sink.string(),
+                                "--pidfile", path.string()});
   EXPECT_EQ(run.exit_code, 1) << run.err;
   EXPECT_NE(run.err.find(" error ringline-server: --pidfile " + path.string() +
                          ": held by a running process (pid " +
