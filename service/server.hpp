@@ -33,8 +33,9 @@ namespace ringline::service {
 /// every session, i.e. until wait_for_sessions() completes or the loop is destroyed.
 class session;
 
-/// What the servers of all loop threads share: one connection limit, one refusal log rate,
-/// one "accepts paused" state. Each field is touched by every thread, so all are atomics.
+/// What the servers of all loop threads share: one connection limit, one table of sessions
+/// per client address, one refusal log rate per limit, one "accepts paused" state. Each field
+/// is touched by every thread, so all are atomics, but the table, which locks itself.
 struct server_shared {
   /// Sessions open on all servers (adopted ones included).
   std::atomic<std::size_t> sessions{0};
