@@ -7,7 +7,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstring>
 #include <string_view>
 #include <vector>
 
@@ -65,7 +64,7 @@ int publish(const std::string& temp, const std::string& path, std::string& why) 
     if (!existing) {
       const int error = errno;
       if (error != ENOENT) {
-        why = fmt::format("--pidfile {}: {}", path, std::strerror(error));
+        why = fmt::format("--pidfile {}: {}", path, runtime::errno_code(error).message());
         return error;
       }
       // Nothing there: link() fails if another server's file appears first, rename() would not.
@@ -74,7 +73,7 @@ int publish(const std::string& temp, const std::string& path, std::string& why) 
         return 0;
       }
       if (const int link_error = errno; link_error != EEXIST) {
-        why = fmt::format("--pidfile {}: {}", path, std::strerror(link_error));
+        why = fmt::format("--pidfile {}: {}", path, runtime::errno_code(link_error).message());
         return link_error;
       }
       continue;
@@ -93,7 +92,8 @@ int publish(const std::string& temp, const std::string& path, std::string& why) 
             path, holder_of(existing.get()));
         return EBUSY;
       }
-      why = fmt::format("--pidfile {}: cannot lock it: {}", path, std::strerror(error));
+      why = fmt::format("--pidfile {}: cannot lock it: {}", path,
+                        runtime::errno_code(error).message());
       return error;
     }
     // Unlocked: its server is gone (a crash or SIGKILL leaves the file behind). Holding its
@@ -105,7 +105,7 @@ int publish(const std::string& temp, const std::string& path, std::string& why) 
     }
     if (::rename(temp.c_str(), path.c_str()) != 0) {
       const int error = errno;
-      why = fmt::format("--pidfile {}: {}", path, std::strerror(error));
+      why = fmt::format("--pidfile {}: {}", path, runtime::errno_code(error).message());
       return error;
     }
     return 0;
@@ -126,7 +126,7 @@ runtime::result<pidfile> pidfile::create(const std::string& path, std::string& w
   if (!locked) {
     const int error = errno;
     why = fmt::format("--pidfile {}: cannot create a file next to it: {}", path,
-                      std::strerror(error));
+                      runtime::errno_code(error).message());
     return runtime::errno_code(error);
   }
   temp.assign(name.data());
@@ -136,7 +136,8 @@ runtime::result<pidfile> pidfile::create(const std::string& path, std::string& w
   if (::fchmod(locked.get(), 0644) != 0 || !write_whole(locked.get(), text) ||
       ::flock(locked.get(), LOCK_EX | LOCK_NB) != 0) {
     const int error = errno != 0 ? errno : EIO;  // a write of 0 bytes sets none
-    why = fmt::format("--pidfile {}: cannot write {}: {}", path, temp, std::strerror(error));
+    why = fmt::format("--pidfile {}: cannot write {}: {}", path, temp,
+                      runtime::errno_code(error).message());
     (void)::unlink(temp.c_str());
     return runtime::errno_code(error);
   }
