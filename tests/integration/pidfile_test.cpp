@@ -114,5 +114,21 @@ TEST(pidfile_test, a_stale_file_with_any_pid_is_replaced) {
   EXPECT_EQ(server.stop(), 0) << server.process().stderr_so_far();
 }
 
+TEST(pidfile_test, a_symlink_in_its_place_is_refused_and_its_target_left_alone) {
+  // Whoever can write the directory must not make the server lock, or replace, another file.
+  const temp_dir dir;
+  const auto victim = dir.file("victim");
+  write_file(victim, "precious\n");
+  const auto path = dir.file("ringline.pid");
+  std::filesystem::create_symlink(victim, path);
+  const auto run = run_program(
+      {test_support::server_path(), "--port", "0", "--sink", "none", "--pidfile", path.string()});
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("--pidfile " + path.string() + ": "), std::string::npos) << run.err;
+  EXPECT_EQ(read_file(victim), "precious\n");
+  EXPECT_TRUE(std::filesystem::is_symlink(path));
+  EXPECT_EQ(names_in(dir.path()).size(), 2U);  // no temporary file left behind
+}
+
 }  // namespace
 }  // namespace ringline::integration
