@@ -93,6 +93,10 @@ runtime::task<runtime::result<delivery_result>> deliver(delivery_options options
       done.last_error = protocol::errc::unexpected_reply;
       break;
     }
+    if (done.last_error == protocol::errc::line_too_long) {
+      // The same line would be refused again on every connection: retrying cannot succeed.
+      break;
+    }
     if (done.acked > acked_before) {
       // This connection worked for a while: the outage starts now, with short delays again.
       failing_since.reset();

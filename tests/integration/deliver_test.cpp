@@ -321,5 +321,24 @@ TEST_F(deliver_test, a_sink_error_is_named_once_with_the_counts_of_the_summary) 
   EXPECT_EQ(server.stop(k_wait), 0);
 }
 
+TEST_F(deliver_test, a_line_too_long_ends_delivery_at_once_whatever_retry_for) {
+  const auto input = m_dir.file("input.txt");
+  write_file(input, "short\n" + std::string(64, 'x') + "\nnever\n");
+  auto server = start_server_quietly({"--sink", "none", "--max-line-bytes", "16"});
+
+  auto args = client_args_for(server);
+  args.insert(args.end(), {"--file", input.string(), "--retry-for", "60", "--quiet"});
+  const auto client = run_client(args);
+
+  // Resending a refused line can only be refused again: no reconnect, exit 1 with the reason
+  // (with retries it would take the whole minute, past this test's time limit).
+  EXPECT_EQ(client.exit_code, 1) << client.err;
+  const auto summary = parse_delivery_summary(client.err);
+  EXPECT_EQ(summary.at("reconnects"), 0U) << client.err;
+  EXPECT_EQ(summary.at("acked"), 1U) << client.err;
+  EXPECT_NE(client.err.find("line too long"), std::string::npos) << client.err;
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
 }  // namespace
 }  // namespace ringline::integration
