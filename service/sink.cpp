@@ -34,7 +34,12 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, sink_
   if (spec == "stdout") {
     return std::make_unique<sink>(runtime::unique_fd(), STDOUT_FILENO, false, options);
   }
-  auto file = open_sink_file(spec, options.max_line_bytes, why);
+  auto file = open_sink_file(spec,
+                             sink_file_checks{.max_line_bytes = options.max_line_bytes,
+                                              .durable = options.durable,
+                                              .follow_symlinks = options.follow_symlinks,
+                                              .current = nullptr},
+                             why);
   if (!file) {
     return file.error();
   }
