@@ -265,6 +265,7 @@ runtime::task<void> sink::run() {
     sink_file_unmark(m_fd);
   }
   m_stop_expiry.request();
+  m_stop_watch.request();
   std::coroutine_handle<> expiry;
   {
     const std::lock_guard lock(m_mutex);
@@ -288,6 +289,7 @@ void sink::abort() noexcept {
   }
   m_cancel.request();
   m_stop_expiry.request();
+  m_stop_watch.request();
   m_retry_cancel.request();
   std::uint64_t gathering = 0;
   {

@@ -227,6 +227,7 @@ class sink {
   bool m_write_in_flight = false;
   runtime::cancellation m_cancel;
   runtime::cancellation m_stop_expiry;
+  runtime::cancellation m_stop_watch;  // ends watch_file(), with m_stop_expiry
   // The writer's scratch, reused: waiters taken under the mutex, resumed after it.
   std::vector<waiter> m_waking;
   std::vector<std::coroutine_handle<>> m_batch;

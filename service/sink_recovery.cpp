@@ -106,7 +106,7 @@ runtime::task<void> sink::watch_file() {
     co_return;
   }
   // One fstat a second rather than one per write: the same cost under any load.
-  while (co_await runtime::sleep_for(k_watch_interval, &m_stop_expiry)) {
+  while (co_await runtime::sleep_for(k_watch_interval, &m_stop_watch)) {
     bool refusing = false;
     {
       const std::lock_guard lock(m_mutex);
