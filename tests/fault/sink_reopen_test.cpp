@@ -135,6 +135,21 @@ TEST(sink_reopen_test, durable_sighup_onto_dev_null_keeps_the_old_file) {
   EXPECT_EQ(read_file(sink.string() + ".1"), "before\ndurable after\n");
 }
 
+TEST(sink_reopen_test, durable_sighup_onto_a_device_node_keeps_the_old_file) {
+  const temp_dir dir;
+  const auto sink = dir.file("lines.log");
+  auto server = start_server({"--sink", sink.string(), "--durable", "--quiet"});
+  send_acked(server, "before");
+  // /dev/null's own numbers, without a symlink to give it away.
+  rotate_to(
+      server, sink,
+      [&] { ASSERT_EQ(::mknod(sink.c_str(), S_IFCHR | 0666, makedev(1, 3)), 0) << "needs root"; },
+      "is a character device, not a regular file");
+  send_acked(server, "durable after");
+  EXPECT_EQ(server.stop(k_wait), 0);
+  EXPECT_EQ(read_file(sink.string() + ".1"), "before\ndurable after\n");
+}
+
 TEST(sink_reopen_test, another_users_file_is_refused_at_start_and_on_sighup) {
   const temp_dir dir;
   const auto sink = dir.file("lines.log");
