@@ -198,6 +198,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                  "Event loop threads (thread-per-core); default: the CPUs this process may use")
       ->check(CLI::Range(std::size_t{1}, k_max_threads))
       ->capture_default_str();
+  app.add_flag("--sink-follow-symlinks", settings.sink_follow_symlinks,
+               "Open a --sink path that is a symbolic link (refused without it: whoever may "
+               "write its directory could point it at any file the server may write)");
   app.add_flag("--durable", settings.durable,
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
   app.add_flag("-q,--quiet", quiet, "Do not log each connect and disconnect");
