@@ -16,7 +16,7 @@ namespace {
 
 using test_support::socket_client;
 
-// The metrics port, from the startup line "metrics: serving /metrics and /health on H:P".
+// The metrics port, from the startup line "metrics: serving /metrics, /health and /ready on H:P".
 std::uint16_t metrics_port(test_support::server_process& server) {
   for (const auto& line : server.startup_lines()) {
     const auto message = test_support::log_message(line);
