@@ -80,7 +80,9 @@ runtime::result<std::unique_ptr<metrics_service>> metrics_service::open(const st
     why = fmt::format("--metrics {}: cannot resolve {}", where, target.host);
     return candidates ? std::make_error_code(std::errc::address_not_available) : candidates.error();
   }
-  auto listener = runtime::listen_tcp(candidates->front(), {.backlog = 64});
+  // A deep backlog: while a crowd of connections arrives faster than the loop accepts and
+  // evicts them, a full queue would drop a health check's SYN (retried only after 1 s).
+  auto listener = runtime::listen_tcp(candidates->front(), {.backlog = 1024});
   if (!listener) {
     why = fmt::format("--metrics {}: cannot listen: {}", where, listener.error().message());
     return listener.error();
