@@ -184,11 +184,16 @@ runtime::task<void> oversized(fixture* shared, metrics_endpoint* endpoint, excha
 TEST(metrics_endpoint_test, an_oversized_head_gets_431_and_a_fin) {
   fixture shared;
   exchanged result;
-  const auto counts = run_endpoint(
-      shared, {}, [&](metrics_endpoint* self) { return oversized(&shared, self, &result); });
+  const auto started = clock::now();
+  const auto counts = run_endpoint(shared, {.request_time = 10s}, [&](metrics_endpoint* self) {
+    return oversized(&shared, self, &result);
+  });
   EXPECT_TRUE(result.answer.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"))
       << result.answer;
   EXPECT_TRUE(result.fin) << "the connection was reset, not closed";
+  // The FIN follows the answer at once: the endpoint does not wait for the client to close
+  // first (it would wait until its deadline, 10 s here).
+  EXPECT_LT(clock::now() - started, 5s);
   EXPECT_FALSE(result.reset);
   EXPECT_EQ(counts.answered, 1U);
   EXPECT_EQ(shared.scrapes, 0);
