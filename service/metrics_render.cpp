@@ -127,6 +127,9 @@ std::string render_metrics(const metrics_view& view) {
   gauge(out, "ringline_draining", "1 while the server shuts down.", view.draining ? 1 : 0);
   counter(out, "ringline_log_dropped_lines_total",
           "Log lines dropped because standard error did not keep up.", view.log_dropped_lines);
+  counter(out, "ringline_metrics_evicted_total",
+          "Connections to this endpoint closed unanswered to make room for newer ones.",
+          view.metrics_evicted);
   out.family("ringline_build_info", "gauge",
              "Always 1; the labels say which ringline this is and which I/O backend it runs on.");
   out.sample("ringline_build_info",

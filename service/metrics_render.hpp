@@ -22,8 +22,9 @@ struct metrics_view {
   bool sink_failing = false;
   bool draining = false;
   std::uint64_t log_dropped_lines = 0;
-  std::string_view version;  ///< ringline_build_info{version}
-  std::string_view backend;  ///< ringline_build_info{backend}
+  std::uint64_t metrics_evicted = 0;  ///< metrics connections closed to make room
+  std::string_view version;           ///< ringline_build_info{version}
+  std::string_view backend;           ///< ringline_build_info{backend}
   process_metrics process;
 };
 

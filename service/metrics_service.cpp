@@ -109,6 +109,7 @@ runtime::task<void> metrics_service::run(const server& running, const worker_thr
         view.sink_failing = static_cast<bool>(lines.failure());
         view.draining = draining;
         view.log_dropped_lines = runtime::log_dropped_lines();
+        view.metrics_evicted = m_endpoint->evicted();
         view.version = build_version();
         view.backend = io_backend_name();
         view.process = read_process_metrics();
