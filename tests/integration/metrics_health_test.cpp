@@ -1,6 +1,7 @@
 // --metrics under pressure and at its edges: /health still answered while 1,000 silent
 // connections are held, a prompt exit with silent connections open, errors with a FIN for
-// what is not a scrape, and /ready's answers (connection limit, draining, failing sink).
+// what is not a scrape, and /ready's answers (connection limit, draining; the failing sink
+// in metrics_test).
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -172,22 +173,6 @@ TEST(metrics_health_test, ready_and_health_are_503_while_draining) {
   EXPECT_EQ(health.body, "draining\n");
   held.close();
   EXPECT_EQ(server.process().wait_for_exit(k_wait), 0);
-}
-
-TEST(metrics_health_test, ready_is_503_while_the_sink_fails) {
-  auto server = start_server_quietly({"--sink", "/dev/full", "--metrics", "127.0.0.1:0"});
-  const auto port = metrics_port(server);
-  ASSERT_NE(port, 0);
-  EXPECT_EQ(get(port, "/ready").status_line, "HTTP/1.1 200 OK");
-  auto client = server.connect();
-  ASSERT_EQ(client.read_line(k_wait), k_greeting);
-  client.send_all("lost\n");
-  EXPECT_EQ(client.read_line(k_wait), "error: sink failed\n");
-  const auto ready = get(port, "/ready");
-  EXPECT_EQ(ready.status_line, "HTTP/1.1 503 Service Unavailable");
-  EXPECT_TRUE(ready.body.starts_with("sink failing: ")) << ready.body;
-  client.close();
-  server.stop(k_wait);
 }
 
 }  // namespace

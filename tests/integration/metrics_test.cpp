@@ -1,5 +1,5 @@
 // --metrics: /metrics after known traffic, checked number by number and by the real
-// `promtool check metrics`; /health while serving and while the sink fails.
+// `promtool check metrics`, summed over threads; /health and /ready while the sink fails.
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
@@ -100,11 +100,12 @@ TEST(metrics_test, counters_after_known_traffic_and_promtool_accepts_them) {
   EXPECT_EQ(server.stop(k_wait), 0);
 }
 
-TEST(metrics_test, health_is_503_once_the_sink_fails) {
+TEST(metrics_test, health_and_ready_are_503_once_the_sink_fails) {
   auto server = start_server_quietly({"--sink", "/dev/full", "--metrics", "127.0.0.1:0"});
   const auto port = metrics_port(server);
   ASSERT_NE(port, 0);
   EXPECT_EQ(get(port, "/health").status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(get(port, "/ready").status_line, "HTTP/1.1 200 OK");
   auto client = server.connect();
   ASSERT_EQ(client.read_line(k_wait), k_greeting);
   client.send_all("lost\n");
@@ -112,6 +113,9 @@ TEST(metrics_test, health_is_503_once_the_sink_fails) {
   const auto health = get(port, "/health");
   EXPECT_EQ(health.status_line, "HTTP/1.1 503 Service Unavailable");
   EXPECT_TRUE(health.body.starts_with("sink failing: ")) << health.body;
+  const auto ready = get(port, "/ready");
+  EXPECT_EQ(ready.status_line, "HTTP/1.1 503 Service Unavailable");
+  EXPECT_EQ(ready.body, health.body);
   const auto values = samples(get(port, "/metrics").body);
   EXPECT_EQ(values.at("ringline_sink_failing"), 1);
   EXPECT_EQ(values.at("ringline_sink_failures_total"), 1);
