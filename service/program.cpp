@@ -268,7 +268,7 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     if (metrics != nullptr) {
       loop.spawn(metrics->run(running, workers, lines, draining));
       runtime::log_line(
-          fmt::format("metrics: serving /metrics and /health on {}", metrics->address()));
+          fmt::format("metrics: serving /metrics, /health and /ready on {}", metrics->address()));
     }
     // A round trip through every worker's inbox: each has started its accept loop by the time
     // it answers, so the announcement and READY=1 mean every thread accepts.
