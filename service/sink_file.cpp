@@ -202,7 +202,11 @@ runtime::result<sink_file> open_sink_file(const std::string& path, const sink_fi
     why = std::move(problem);
     return std::errc::permission_denied;
   }
-  if (::flock(opened.fd.get(), LOCK_EX | LOCK_NB) != 0) {
+  // Two servers appending to one file or FIFO would interleave their lines; a device such as
+  // /dev/null or /dev/full holds nothing to protect, and a lock on it would stop every other
+  // program on the machine from using it as its sink.
+  const bool shared_content = S_ISREG(info.st_mode) || S_ISFIFO(info.st_mode);
+  if (shared_content && ::flock(opened.fd.get(), LOCK_EX | LOCK_NB) != 0) {
     const auto error = runtime::last_errno();
     if (error == std::errc::operation_would_block) {
       const auto holder = lock_holder(info);
