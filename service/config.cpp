@@ -198,11 +198,15 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                  "Event loop threads (thread-per-core); default: the CPUs this process may use")
       ->check(CLI::Range(std::size_t{1}, k_max_threads))
       ->capture_default_str();
+  app.add_flag("--sink-follow-symlinks", settings.sink_follow_symlinks,
+               "Open a --sink path that is a symbolic link (refused without it: whoever may "
+               "write its directory could point it at any file the server may write)");
   app.add_flag("--durable", settings.durable,
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
   app.add_flag("-q,--quiet", quiet, "Do not log each connect and disconnect");
-  app.add_option("--metrics", settings.metrics,
-                 "HOST:PORT to serve GET /metrics (Prometheus) and GET /health on; off if empty");
+  app.add_option(
+      "--metrics", settings.metrics,
+      "HOST:PORT to serve GET /metrics (Prometheus), /health and /ready on; off if empty");
   app.add_flag("--proxy-protocol", settings.proxy_protocol,
                "Require a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy) before the "
                "greeting on every connection, and log the client address it carries");

@@ -39,6 +39,8 @@ struct config {
   std::chrono::milliseconds sink_timeout{std::chrono::seconds(60)};
   /// `stdout`, `none`, or the path of a file that is appended to.
   std::string sink = "stdout";
+  /// Open a sink path that is a symbolic link (at start and on SIGHUP); refused without it.
+  bool sink_follow_symlinks = false;
   /// Acks wait until their lines are on disk (fdatasync per group of lines); file sinks only.
   bool durable = false;
   /// Bytes of one receive; the most a session holds besides its partial line.

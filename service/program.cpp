@@ -228,6 +228,7 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   auto opened = sink::open(settings.sink,
                            sink_options{.durable = settings.durable,
                                         .max_line_bytes = settings.max_line_bytes,
+                                        .follow_symlinks = settings.sink_follow_symlinks,
                                         .timeout = settings.sink_timeout},
                            why);
   if (!opened) {
@@ -272,13 +273,14 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     loop.spawn(mailbox.run());
     loop.spawn(request_when_done(lines.run(), sink_done));
     loop.spawn(lines.expire_waiters());
+    loop.spawn(lines.watch_file());
     workers.start(settings.threads - 1, listener_fds, worker_failed);
     loop.spawn(running.run());
     loop.spawn(runtime::trim_free_memory_every(k_trim_period, k_trim_threshold, stop_trimming));
     if (metrics != nullptr) {
       loop.spawn(metrics->run(running, workers, lines, draining));
       runtime::log_line(
-          fmt::format("metrics: serving /metrics and /health on {}", metrics->address()));
+          fmt::format("metrics: serving /metrics, /health and /ready on {}", metrics->address()));
     }
     // A round trip through every worker's inbox: each has started its accept loop by the time
     // it answers, so the announcement and READY=1 mean every thread accepts.
