@@ -208,7 +208,7 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   if (!settings.metrics.empty()) {
     auto opened_metrics = metrics_service::open(settings.metrics, why);
     if (!opened_metrics) {
-      runtime::log_line(fmt::format("ringline-server: {}", why));
+      runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", why));
       co_return 1;
     }
     metrics = std::move(*opened_metrics);

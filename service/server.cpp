@@ -157,10 +157,10 @@ void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcep
   }
   const auto refused = m_shared->refusals_unlogged.exchange(0, std::memory_order_relaxed);
   try {
-    runtime::log_line(
-        fmt::format("refused {}: --max-connections {} reached ({} refused since "
-                    "the last such line)",
-                    peer.to_string(), m_config.max_connections, refused));
+    runtime::log(runtime::log_level::warn,
+                 fmt::format("refused {}: --max-connections {} reached ({} refused since "
+                             "the last such line)",
+                             peer.to_string(), m_config.max_connections, refused));
   } catch (const std::bad_alloc&) {
     return;
   }

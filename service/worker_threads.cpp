@@ -100,7 +100,17 @@ void worker_threads::start(std::size_t count, const std::vector<int>& listeners,
     for (const int listener : listeners) {
       runtime::unique_fd copy(::fcntl(listener, F_DUPFD_CLOEXEC, 0));
       if (!copy) {
-        throw std::system_error(errno, std::system_category(), "duplicating a listener");
+        const std::error_code error(errno, std::system_category());
+        // None of these workers has a thread yet, so none would ever report: the shutdown,
+        // which waits for a report from each one, must not wait for them.
+        m_workers.clear();
+        throw std::runtime_error(fmt::format(
+            "cannot start thread {} of {}: duplicating a listener: {}{}", i + 2, count + 1,
+            error.message(),
+            error == std::errc::too_many_files_open
+                ? " (each thread needs descriptors of its own: raise the limit with ulimit -n "
+                  "or LimitNOFILE=, or lower --threads)"
+                : ""));
       }
       each->listeners.push_back(std::move(copy));
     }
@@ -141,7 +151,8 @@ void worker_threads::thread_main(worker& self) noexcept {
     try {
       m_main_inbox.post([this, &self, failure] { reported(self, failure); });
     } catch (...) {
-      runtime::log_line(fmt::format("thread {} failed: {}", self.index, failure));
+      runtime::log(runtime::log_level::error,
+                   fmt::format("thread {} failed: {}", self.index, failure));
     }
   }
 }
@@ -175,7 +186,8 @@ void worker_threads::reported(worker& self, std::string failure) {
       // It will never answer collect_counters(): its counters as it ended are all there is.
       reply_in(self, self.final_counters_locked());
     }
-    runtime::log_line(fmt::format("ringline-server: thread {} failed: {}", self.index, failure));
+    runtime::log(runtime::log_level::error,
+                 fmt::format("ringline-server: thread {} failed: {}", self.index, failure));
     if (m_failure.empty()) {
       m_failure = fmt::format("thread {}: {}", self.index, failure);
     }
