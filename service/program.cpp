@@ -380,6 +380,9 @@ int run_program(int argc, const char* const* argv) {
                                                      .format = parsed.settings->log_format,
                                                      .timestamps = true,
                                                      .queue_bytes = std::size_t{256} * 1024});
+  for (const auto& notice : parsed.settings->config_overrides) {
+    runtime::log_line(notice);
+  }
   if (!activated) {
     runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", activation_problem));
     (void)runtime::flush_log(std::chrono::seconds(1));
