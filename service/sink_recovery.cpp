@@ -204,7 +204,7 @@ runtime::task<void> sink::ride_out_failure(std::error_code error) {
         "stay at the end of the file until a retry cuts them",
         cut_error.message(), sized ? fmt::format("{}", beyond) : std::string("some"));
   }
-  runtime::log(runtime::log_level::error,
+  runtime::log(runtime::log_level::warn,
                fmt::format("sink: write failed: {}; {}; new connections get 'sink unavailable' "
                            "until a write succeeds (tried every second)",
                            error.message(), repair));
