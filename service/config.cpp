@@ -14,6 +14,7 @@
 #include "protocol/messages.hpp"
 #include "runtime/duration.hpp"
 #include "runtime/resolve.hpp"
+#include "service/config_file.hpp"
 
 namespace ringline::service {
 
@@ -55,6 +56,24 @@ CLI::Option* add_duration(CLI::App& app, const std::string& name, std::chrono::m
       ->check([longest](const std::string& text) { return runtime::check_duration(text, longest); })
       ->type_name("DURATION")
       ->default_str(runtime::format_duration(target));
+}
+
+// --metrics HOST:PORT ("127.0.0.1:9100", "[::1]:9100", "localhost:9100"), or empty (off):
+// checked with the other flags, so that a typo is a usage error and not a failed start.
+std::string check_metrics_address(const std::string& where) {
+  if (where.empty()) {
+    return {};
+  }
+  const auto colon = where.rfind(':');
+  const auto port_text = colon == std::string::npos ? std::string() : where.substr(colon + 1);
+  std::string host = colon == std::string::npos ? std::string() : where.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty() || !runtime::check_port(port_text).empty()) {
+    return "'" + where + "' is not HOST:PORT, e.g. 127.0.0.1:9100";
+  }
+  return check_host(host);
 }
 
 // fdatasync on anything but a regular file promises nothing: /dev/null and pipes accept it and
@@ -205,8 +224,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
   app.add_flag("-q,--quiet", quiet, "Do not log each connect and disconnect");
   app.add_option(
-      "--metrics", settings.metrics,
-      "HOST:PORT to serve GET /metrics (Prometheus), /health and /ready on; off if empty");
+         "--metrics", settings.metrics,
+         "HOST:PORT to serve GET /metrics (Prometheus), /health and /ready on; off if empty")
+      ->check(check_metrics_address);
   app.add_flag("--proxy-protocol", settings.proxy_protocol,
                "Require a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy) before the "
                "greeting on every connection, and log the client address it carries");
@@ -231,6 +251,16 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
       "Read settings from FILE (key = value per line, INI/TOML; the keys are the long flags "
       "without their dashes); flags on the command line override it");
   config_file->type_name("FILE");
+  // Checked as soon as it is parsed, before CLI11 opens it: a FIFO would block, /dev/zero
+  // would never end. The reader itself is bounded too, and notes what the command line overrides.
+  config_file->check(check_config_file)->trigger_on_parse();
+  std::vector<std::string> overrides;
+  app.config_formatter(std::make_shared<bounded_config>(app, *config_file, overrides));
+  bool check_only = false;
+  app.add_flag("--check-config", check_only,
+               "Check the flags and the --config file, print the settings they make (in the "
+               "file's key = value syntax) and exit: 0 if valid, 2 if not; opens nothing")
+      ->configurable(false);
   // An unknown key is a typo or a setting of another version: refuse to start.
   app.allow_config_extras(false);
 
@@ -263,6 +293,15 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     }
   }
   settings.log_connections = !quiet;
+  if (check_only) {
+    for (const auto& each : overrides) {
+      (void)std::fprintf(stderr, "%s\n", each.c_str());
+    }
+    const auto text = effective_settings(app, {{"threads", std::to_string(settings.threads)}});
+    (void)std::fputs(text.c_str(), stdout);
+    return {std::nullopt, 0};
+  }
+  settings.config_overrides = std::move(overrides);
   return {std::move(settings), 0};
 }
 

@@ -50,6 +50,9 @@ struct config {
   runtime::log_level log_level = runtime::log_level::info;
   /// How log lines are written on standard error: text for people, JSON for collectors.
   runtime::log_format log_format = runtime::log_format::text;
+  /// Not a setting: each flag of the command line that overrode a key of the --config file,
+  /// as a line to log at start (`--port overrides port from FILE`).
+  std::vector<std::string> config_overrides;
   /// Event loop threads, each with its own ring and server on the listening sockets; the
   /// default is the number of CPUs the process may run on (default_thread_count()).
   std::size_t threads = 1;
@@ -92,7 +95,8 @@ inline constexpr std::size_t k_max_threads = 256;
 std::size_t default_thread_count() noexcept;
 
 /// The outcome of reading the command line: a config to run with, or an exit code for main
-/// (0 after --help or --version, 2 after a usage error, with the message already printed).
+/// (0 after --help, --version or a valid --check-config, 2 after a usage error, with the
+/// message already printed).
 struct parse_outcome {
   std::optional<config> settings;
   int exit_code = 0;
@@ -102,7 +106,9 @@ struct parse_outcome {
 ///
 /// `--config FILE` reads settings from an INI/TOML file first (`key = value`, the keys being
 /// the long flags without their dashes); flags on the command line override the file. An
-/// unknown key, or a file that cannot be read, is a usage error.
+/// unknown key, or a file that cannot be read, is a usage error; so is anything but a regular
+/// file (a FIFO, /dev/zero) or one over 1 MiB. --check-config prints the settings in the
+/// file's syntax (effective_settings()) instead of returning them.
 ///
 /// Durations take units (`300`, `300s`, `5m`, `1h`, `250ms`; a bare number is seconds). A
 /// repeated option takes its last value, as GNU tools do. A --host name is resolved here to

@@ -208,7 +208,7 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   if (!settings.metrics.empty()) {
     auto opened_metrics = metrics_service::open(settings.metrics, why);
     if (!opened_metrics) {
-      runtime::log_line(fmt::format("ringline-server: {}", why));
+      runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", why));
       co_return 1;
     }
     metrics = std::move(*opened_metrics);
@@ -393,6 +393,9 @@ int run_program(int argc, const char* const* argv) {
                                                      .format = parsed.settings->log_format,
                                                      .timestamps = true,
                                                      .queue_bytes = std::size_t{256} * 1024});
+  for (const auto& notice : parsed.settings->config_overrides) {
+    runtime::log_line(notice);
+  }
   if (!activated) {
     runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", activation_problem));
     (void)runtime::flush_log(std::chrono::seconds(1));

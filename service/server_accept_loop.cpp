@@ -101,7 +101,8 @@ runtime::task<void> server::accept_loop(listening_socket& where) {
       // spawn_session() has uncounted it. No memory for the session's frame: this client is closed
       // unanswered (its descriptor died with the moved-from argument), and accepting goes on.
       ++m_stats.internal_errors;
-      runtime::log_line("accept: out of memory for a new session; closed it unanswered");
+      runtime::log(runtime::log_level::warn,
+                   "accept: out of memory for a new session; closed it unanswered");
     }
   }
   co_await accepts.stop();  // the kernel may still hold the request that writes into it
@@ -131,8 +132,9 @@ void server::accept_failed(std::error_code error, bool retry) {
   ++m_stats.accept_errors;
   const bool out_of_fds =
       error == std::errc::too_many_files_open || error == std::errc::too_many_files_open_in_system;
-  runtime::log_line(fmt::format("accept: {}; pausing accepts until {}", error.message(),
-                                out_of_fds ? "descriptors free up" : "it succeeds again"));
+  runtime::log(runtime::log_level::warn,
+               fmt::format("accept: {}; pausing accepts until {}", error.message(),
+                           out_of_fds ? "descriptors free up" : "it succeeds again"));
 }
 
 void server::accept_resumed() {

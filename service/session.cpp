@@ -66,7 +66,8 @@ void session::on_parked(runtime::parked_receive& /*receive*/,
     // No memory for a frame: the session (moved into the failed call) is already gone, its
     // descriptor closed; nothing could be sent to the client anyway.
     ++owner.m_stats.internal_errors;
-    runtime::log_line("session: out of memory to handle received data; connection closed");
+    runtime::log(runtime::log_level::warn,
+                 "session: out of memory to handle received data; connection closed");
   }
 }
 

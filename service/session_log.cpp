@@ -41,7 +41,7 @@ void log_proxy_refusal(const session& state, std::string_view reason) noexcept {
                  fmt::format("proxy header from {}: {}; closed without a greeting", peer, reason),
                  {{"event", "proxy_error"}, {"peer", peer}, {"reason", reason}});
   } catch (const std::bad_alloc&) {
-    runtime::log_line("proxy header refused (no memory to describe it)");
+    runtime::log(runtime::log_level::warn, "proxy header refused (no memory to describe it)");
   }
 }
 
@@ -50,12 +50,13 @@ void log_internal_error(std::exception_ptr error) noexcept {
     std::rethrow_exception(std::move(error));
   } catch (const std::exception& failure) {
     try {
-      runtime::log_line(fmt::format("session: internal error: {}", failure.what()));
+      runtime::log(runtime::log_level::error,
+                   fmt::format("session: internal error: {}", failure.what()));
     } catch (...) {
-      runtime::log_line("session: internal error (no memory to describe it)");
+      runtime::log(runtime::log_level::error, "session: internal error (no memory to describe it)");
     }
   } catch (...) {
-    runtime::log_line("session: internal error: unknown exception");
+    runtime::log(runtime::log_level::error, "session: internal error: unknown exception");
   }
 }
 

@@ -229,17 +229,18 @@ runtime::task<void> sink::run() {
       }
       if (runtime::is_cancelled(wrote.error())) {
         // abort() at the end of the shutdown grace: nothing failed, the time was up.
-        runtime::log_line(
-            fmt::format("sink: stopped with {} bytes unwritten at the end of the "
-                        "shutdown grace; none of them was acknowledged",
-                        unwritten));
+        runtime::log(runtime::log_level::warn,
+                     fmt::format("sink: stopped with {} bytes unwritten at the end of the "
+                                 "shutdown grace; none of them was acknowledged",
+                                 unwritten));
         fail_all(wrote.error());
         break;
       }
       if (m_good_size < 0) {
         // A pipe or a device: nothing to cut back, and no way to try it without data.
-        runtime::log_line(fmt::format("sink: write failed: {}; no further line can be acknowledged",
-                                      wrote.error().message()));
+        runtime::log(runtime::log_level::error,
+                     fmt::format("sink: write failed: {}; no further line can be acknowledged",
+                                 wrote.error().message()));
         fail_all(wrote.error());
         break;
       }

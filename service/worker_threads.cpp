@@ -91,20 +91,33 @@ void worker_threads::start(std::size_t count, const std::vector<int>& listeners,
                            runtime::cancellation& on_failure) {
   m_on_failure = &on_failure;
   m_workers.reserve(count);
-  for (std::size_t i = 0; i < count; ++i) {
-    auto each = std::make_unique<worker>();
-    each->index = i + 1;
-    // Duplicates, not second sockets: the same listening sockets whatever the thread count,
-    // so "address in use" stays honest and inherited sockets work the same.
-    each->listeners.reserve(listeners.size());
-    for (const int listener : listeners) {
-      runtime::unique_fd copy(::fcntl(listener, F_DUPFD_CLOEXEC, 0));
-      if (!copy) {
-        throw std::system_error(errno, std::system_category(), "duplicating a listener");
+  try {
+    for (std::size_t i = 0; i < count; ++i) {
+      auto each = std::make_unique<worker>();  // its inbox is an eventfd
+      each->index = i + 1;
+      // Duplicates, not second sockets: the same listening sockets whatever the thread count,
+      // so "address in use" stays honest and inherited sockets work the same.
+      each->listeners.reserve(listeners.size());
+      for (const int listener : listeners) {
+        runtime::unique_fd copy(::fcntl(listener, F_DUPFD_CLOEXEC, 0));
+        if (!copy) {
+          throw std::system_error(errno, std::system_category(), "duplicating a listener");
+        }
+        each->listeners.push_back(std::move(copy));
       }
-      each->listeners.push_back(std::move(copy));
+      m_workers.push_back(std::move(each));
     }
-    m_workers.push_back(std::move(each));
+  } catch (const std::system_error& error) {
+    const auto failed = m_workers.size() + 1;
+    // None of these workers has a thread yet, so none would ever report: the shutdown, which
+    // waits for a report from each one, must not wait for them.
+    m_workers.clear();
+    throw std::runtime_error(fmt::format(
+        "cannot start --threads {}: thread {}: {}{}", count + 1, failed, error.what(),
+        error.code() == std::errc::too_many_files_open
+            ? " (each thread needs descriptors of its own: raise the limit with ulimit -n or "
+              "LimitNOFILE=, or lower --threads)"
+            : ""));
   }
   // Born with every signal blocked (a thread inherits its creator's mask): a process-directed
   // SIGTERM must reach the main thread's signalfd, never a worker.
@@ -141,7 +154,8 @@ void worker_threads::thread_main(worker& self) noexcept {
     try {
       m_main_inbox.post([this, &self, failure] { reported(self, failure); });
     } catch (...) {
-      runtime::log_line(fmt::format("thread {} failed: {}", self.index, failure));
+      runtime::log(runtime::log_level::error,
+                   fmt::format("thread {} failed: {}", self.index, failure));
     }
   }
 }
@@ -175,7 +189,8 @@ void worker_threads::reported(worker& self, std::string failure) {
       // It will never answer collect_counters(): its counters as it ended are all there is.
       reply_in(self, self.final_counters_locked());
     }
-    runtime::log_line(fmt::format("ringline-server: thread {} failed: {}", self.index, failure));
+    runtime::log(runtime::log_level::error,
+                 fmt::format("ringline-server: thread {} failed: {}", self.index, failure));
     if (m_failure.empty()) {
       m_failure = fmt::format("thread {}: {}", self.index, failure);
     }

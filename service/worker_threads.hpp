@@ -42,7 +42,8 @@ class worker_threads {
   /// Starts `count` workers with every signal blocked (they belong to the main thread's
   /// signalfd), each accepting on its own duplicates of `listeners` (the caller keeps the
   /// originals). A worker that fails later is reported by requesting `on_failure`, on the
-  /// main thread. Throws std::system_error when a thread or a descriptor cannot be had.
+  /// main thread. Throws std::system_error when a thread cannot be had, std::runtime_error
+  /// (saying which thread and why) when a descriptor cannot; no worker is left unstarted.
   void start(std::size_t count, const std::vector<int>& listeners,
              runtime::cancellation& on_failure);
 

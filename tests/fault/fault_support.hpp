@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -27,6 +28,7 @@
 #include "tests/support/deadline.hpp"
 #include "tests/support/server_process.hpp"
 #include "tests/support/socket_client.hpp"
+#include "tests/support/temp_dir.hpp"
 #include "tests/support/test_text.hpp"
 #include "tests/support/unique_fd.hpp"
 
@@ -60,6 +62,26 @@ inline test_support::child_options server_options(std::vector<std::string> args)
                       std::make_move_iterator(args.end()));
   options.stdout_mode = test_support::stdio_mode::null;
   return options;
+}
+
+/// Returns the UBSAN_OPTIONS entry for a server that will run out of descriptors, with a
+/// suppressions file written to `dir`.
+///
+/// UBSan's vptr check reads the vtable only after probing that the memory is readable, and
+/// the probe (IsAccessibleMemoryRange, LLVM 14) needs a pipe(): with no descriptor left it
+/// fails, and the check reports "object has invalid vptr" for std::error_category, then
+/// aborts the server (-fno-sanitize-recover), when the server formats the EMFILE error. That
+/// is the sanitizer's own descriptor need, not a fault of the server, so that one check is
+/// suppressed; a build without UBSan ignores the variable.
+inline std::string ubsan_options_for_fd_exhaustion(const test_support::temp_dir& dir) {
+  const auto path = dir.file("ubsan.supp");
+  std::ofstream(path) << "vptr:include/c++/*/system_error\n";
+  const char* inherited = std::getenv("UBSAN_OPTIONS");
+  std::string value = inherited != nullptr ? inherited : "";
+  if (!value.empty()) {
+    value += ':';
+  }
+  return "UBSAN_OPTIONS=" + value + "suppressions=" + path.string();
 }
 
 /// Returns the size of `path`, 0 when it does not exist.

@@ -29,26 +29,6 @@ using test_support::temp_dir;
 constexpr std::string_view k_pausing = "pausing accepts until descriptors free up";
 constexpr std::string_view k_resuming = "accept: accepting again";
 
-/// Returns the UBSAN_OPTIONS entry for a server that will run out of descriptors, with a
-/// suppressions file written to `dir`.
-///
-/// UBSan's vptr check reads the vtable only after probing that the memory is readable, and
-/// the probe (IsAccessibleMemoryRange, LLVM 14) needs a pipe(): with no descriptor left it
-/// fails, and the check reports "object has invalid vptr" for std::error_category, then
-/// aborts the server (-fno-sanitize-recover), when the server formats the EMFILE error. That
-/// is the sanitizer's own descriptor need, not a fault of the server, so that one check is
-/// suppressed; a build without UBSan ignores the variable.
-std::string ubsan_options_for_fd_exhaustion(const temp_dir& dir) {
-  const auto path = dir.file("ubsan.supp");
-  std::ofstream(path) << "vptr:include/c++/*/system_error\n";
-  const char* inherited = std::getenv("UBSAN_OPTIONS");
-  std::string value = inherited != nullptr ? inherited : "";
-  if (!value.empty()) {
-    value += ':';
-  }
-  return "UBSAN_OPTIONS=" + value + "suppressions=" + path.string();
-}
-
 TEST(fd_exhaustion_test, accepts_pause_once_and_resume_when_sessions_end) {
   const temp_dir dir;
   auto options = server_options({"--sink", "none", "--quiet"});

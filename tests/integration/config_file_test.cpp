@@ -26,7 +26,7 @@ std::string shipped_config_path() {
 }
 
 /// Returns the long flags `help` lists ("--port" for "  -p,--port UINT ..."), without --help,
-/// --version and --config, which are not settings.
+/// --version, --config and --check-config, which are not settings.
 std::set<std::string> help_flags(std::string_view help) {
   std::set<std::string> flags;
   for (const auto& line : split_lines(help)) {
@@ -42,7 +42,7 @@ std::set<std::string> help_flags(std::string_view help) {
     }
     auto flag = text.substr(flag_at);
     flag = flag.substr(0, flag.find_first_of(" ,="));
-    if (flag != "--help" && flag != "--version" && flag != "--config") {
+    if (flag != "--help" && flag != "--version" && flag != "--config" && flag != "--check-config") {
       flags.emplace(flag);
     }
   }

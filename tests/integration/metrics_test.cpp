@@ -207,11 +207,12 @@ TEST(metrics_test, proxy_errors_are_counted) {
 }
 
 TEST(metrics_test, a_bad_metrics_address_stops_the_start) {
+  // A usage error, like every bad flag (issue 16): exit 2 before anything is opened.
   const auto run = run_program(
       {test_support::server_path(), "--port", "0", "--sink", "none", "--metrics", "no-port-here"},
       "", k_wait);
-  EXPECT_EQ(run.exit_code, 1);
-  EXPECT_NE(run.err.find("--metrics no-port-here: expected HOST:PORT"), std::string::npos)
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.err.find("--metrics: 'no-port-here' is not HOST:PORT"), std::string::npos)
       << run.err;
 }
 
