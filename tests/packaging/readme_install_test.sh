@@ -27,7 +27,9 @@ commands=$(awk '/^## Install and package/ { section = 1; next }
 [ -n "$commands" ] || fail "no sh block under '## Install and package' in README.md"
 grep -q 'cmake --install build/release' <<< "$commands" || fail "no install command: $commands"
 
-# The compiler cache, when there is one, for the Release build that scripts/serve makes.
+# At most two compile jobs (the machine is shared with the rest of the suite), and the
+# compiler cache, when there is one, for the Release build that scripts/serve makes.
+export CMAKE_BUILD_PARALLEL_LEVEL=${CMAKE_BUILD_PARALLEL_LEVEL:-2}
 if command -v ccache > /dev/null; then
   export CMAKE_CXX_COMPILER_LAUNCHER=ccache CCACHE_BASEDIR=$clone CCACHE_NOHASHDIR=true
 fi
