@@ -1,8 +1,10 @@
 # What `cmake --install` puts where, and how `cpack -G DEB` packages it.
 #
-# Two components: `server` (the programs and their man pages: what runs a service) and
-# `development` (static libraries, headers, the CMake package and the pkg-config file: what
-# embeds ringline in another program). cpack makes one Debian package of each.
+# Two components: `server` (the programs, their man pages, the systemd units, the
+# configuration file and the documents: what runs a service) and `development` (static
+# libraries, headers, the CMake package and the pkg-config file: what embeds ringline in
+# another program). cpack makes one Debian package of each, and both pass lintian
+# (tests/packaging/lintian_test.sh).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 

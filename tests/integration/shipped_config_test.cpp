@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <sched.h>
 
+#include <cstdlib>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -156,7 +157,8 @@ std::optional<std::pair<std::string, bool>> help_default(std::string_view help,
 
 /// Runs the rest of the scope on one CPU: processes started meanwhile inherit an affinity mask
 /// of one CPU, so their default thread count is 1, which no number in a file can pass for on
-/// every machine. Restores the mask it found.
+/// every machine. The servers started meanwhile keep that default: RINGLINE_TEST_THREADS
+/// (which would add --threads N, scripts/test) is unset. Restores both.
 class one_cpu {
  public:
   one_cpu() {
@@ -174,13 +176,23 @@ class one_cpu {
     if (::sched_setaffinity(0, sizeof one, &one) != 0) {
       throw std::runtime_error("sched_setaffinity failed");
     }
+    if (const char* threads = std::getenv("RINGLINE_TEST_THREADS"); threads != nullptr) {
+      m_test_threads = threads;
+      ::unsetenv("RINGLINE_TEST_THREADS");
+    }
   }
-  ~one_cpu() { ::sched_setaffinity(0, sizeof m_saved, &m_saved); }
+  ~one_cpu() {
+    ::sched_setaffinity(0, sizeof m_saved, &m_saved);
+    if (m_test_threads) {
+      ::setenv("RINGLINE_TEST_THREADS", m_test_threads->c_str(), 1);
+    }
+  }
   one_cpu(const one_cpu&) = delete;
   one_cpu& operator=(const one_cpu&) = delete;
 
  private:
   cpu_set_t m_saved{};
+  std::optional<std::string> m_test_threads;
 };
 
 TEST(shipped_config_test, names_every_flag_of_help) {
