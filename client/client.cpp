@@ -19,6 +19,19 @@ namespace {
 
 constexpr std::size_t k_send_batch_bytes = std::size_t{64} * 1024;
 
+// The error a server's "error: <reason>" line stands for: the protocol::errc whose message is
+// the reason (those are the words the server sends), or unexpected_reply for one unknown here.
+std::error_code server_error(std::string_view reason) noexcept {
+  for (const auto known : {protocol::errc::line_too_long, protocol::errc::idle_timeout,
+                           protocol::errc::line_timeout, protocol::errc::sink_failed,
+                           protocol::errc::internal_error, protocol::errc::sink_unavailable}) {
+    if (make_error_code(known).message() == reason) {
+      return known;
+    }
+  }
+  return protocol::errc::unexpected_reply;
+}
+
 // What the sender and the reader of one conversation share; lives in converse()'s frame.
 struct shared_state {
   int fd = -1;
@@ -145,8 +158,9 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
         break;
       }
       if (*got == 0) {
+        // An orderly close (a FIN, as the server sends at its shutdown), not a reset: said so.
         if (!state.sender_done || done.acked < state.handed) {
-          failure = std::make_error_code(std::errc::connection_reset);
+          failure = protocol::errc::server_closed;
         }
         break;
       }
@@ -180,7 +194,13 @@ runtime::task<runtime::result<conversation_result>> converse(client_options opti
             failure = protocol::errc::reply_too_long;
             break;
           case protocol::reply_kind::error:
+            done.server_line = std::string(protocol::error_prefix).append(reply.text);
+            failure = server_error(reply.text);
+            break;
           case protocol::reply_kind::other:
+            done.server_line = reply.text;
+            failure = protocol::errc::unexpected_reply;
+            break;
           case protocol::reply_kind::need_more:
             failure = protocol::errc::unexpected_reply;
             break;

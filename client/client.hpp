@@ -56,6 +56,9 @@ struct conversation_result {
   /// True once a connection was made, and once the greeting was read.
   bool connected = false;
   bool greeted = false;
+  /// The line that ended the conversation, without its '\n', when the server sent an error
+  /// line ("error: sink unavailable") or a line this client did not expect; empty otherwise.
+  std::string server_line;
 };
 
 /// Holds one conversation on the current thread's event loop: connects, reads the greeting,
@@ -67,11 +70,15 @@ struct conversation_result {
 ///
 /// Errors: a runtime::resolver_category() code when the name does not resolve; the connect
 /// error of the last address tried (ECONNREFUSED, timed_out, ...); protocol::errc::server_full
-/// when the server answered "not connect"; protocol::errc::unexpected_reply for an error line
-/// or any other unexpected line; std::errc::connection_reset when the connection was lost
-/// before every line was acknowledged; std::errc::timed_out when no greeting, or no ack for
-/// lines owed one, came within options.timeout. `progress` tells these apart (connected,
-/// greeted) and still counts what was sent and acknowledged.
+/// when the server answered "not connect"; for an error line, the protocol::errc its reason
+/// names (sink_unavailable, line_too_long, ...), or protocol::errc::unexpected_reply for a
+/// reason this client does not know; protocol::errc::unexpected_reply for any other
+/// unexpected line; protocol::errc::server_closed when the server closed the connection
+/// (an orderly end of the stream, as at its shutdown) before every line was sent and
+/// acknowledged; the receive's or the send's error (ECONNRESET, ...) when the connection was
+/// lost; std::errc::timed_out when no greeting, or no ack for lines owed one, came within
+/// options.timeout. `progress` tells these apart (connected, greeted, server_line) and still
+/// counts what was sent and acknowledged.
 runtime::task<runtime::result<conversation_result>> converse(client_options options,
                                                              line_source& lines,
                                                              reply_handler on_reply,

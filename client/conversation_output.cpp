@@ -1,9 +1,11 @@
 #include "client/conversation_output.hpp"
 
 #include <cstdio>
+#include <string_view>
 
 #include <fmt/format.h>
 
+#include "protocol/errc.hpp"
 #include "protocol/messages.hpp"
 #include "runtime/duration.hpp"
 #include "runtime/error.hpp"
@@ -31,12 +33,9 @@ void print_reply(const protocol::reply& reply, const client_options& options, bo
     case protocol::reply_kind::need_more:
       (void)std::fflush(stdout);  // each batch shows at once, even through a pipe
       break;
-    case protocol::reply_kind::error:
-      runtime::log_line(fmt::format("ringline-client: server error: {}", reply.text));
-      break;
     default:
-      runtime::log_line(
-          fmt::format("ringline-client: unexpected line from server: {}", reply.text));
+      // An error or unexpected line ends the conversation, whose failure names it (see
+      // describe_failure): said once, with what became of the lines.
       break;
   }
 }
@@ -60,8 +59,21 @@ std::string describe_failure(std::error_code error, const client_options& option
     return fmt::format("{} of {} lines unacknowledged after {} without a reply",
                        progress.handed - progress.acked, progress.handed, limit);
   }
-  return fmt::format("{} ({} of {} lines acknowledged)", error.message(), progress.acked,
-                     progress.sent);
+  // How far the conversation got; before a line was handed over there is nothing to count.
+  const auto counts = progress.handed > 0 ? fmt::format(" ({} of {} lines acknowledged)",
+                                                        progress.acked, progress.handed)
+                                          : std::string();
+  if (!progress.server_line.empty()) {
+    const std::string_view line = progress.server_line;
+    if (line.starts_with(protocol::error_prefix)) {
+      return fmt::format("server error: {}{}", line.substr(protocol::error_prefix.size()), counts);
+    }
+    return fmt::format("unexpected line from server: '{}'{}", line, counts);
+  }
+  if (error == protocol::errc::server_closed && !progress.greeted) {
+    return "server closed the connection before its greeting";
+  }
+  return fmt::format("{}{}", error.message(), counts);
 }
 
 }  // namespace ringline::client

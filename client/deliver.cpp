@@ -42,6 +42,7 @@ runtime::task<runtime::result<delivery_result>> deliver(delivery_options options
     done.lines = source.lines_read();
     done.resent = window.resent();
     done.to_resend = window.sent_unacknowledged();
+    done.sent = done.acked + done.to_resend;  // lines are sent, and acknowledged, in order
     done.input_done = source.input_done();
     done.elapsed = since(start);
     if (on_progress) {
@@ -90,6 +91,10 @@ runtime::task<runtime::result<delivery_result>> deliver(delivery_options options
     }
     if (mismatch) {
       done.last_error = protocol::errc::unexpected_reply;
+      break;
+    }
+    if (done.last_error == protocol::errc::line_too_long) {
+      // The same line would be refused again on every connection: retrying cannot succeed.
       break;
     }
     if (done.acked > acked_before) {

@@ -31,6 +31,8 @@ struct delivery_options {
 struct delivery_result {
   /// Lines taken from the source.
   std::uint64_t lines = 0;
+  /// Lines handed to a connection at least once (acknowledged or not).
+  std::uint64_t sent = 0;
   /// Lines acknowledged. Every line is acknowledged at most once.
   std::uint64_t acked = 0;
   /// Lines handed to a connection more than once, after a connection failed before their

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <fmt/format.h>
@@ -14,6 +15,27 @@
 #include "runtime/log.hpp"
 
 namespace ringline::client {
+
+namespace {
+
+// What became of the input, in the summary's terms: of `total` lines (the file's, or those
+// read so far from standard input), how many lack an ack and how many were never even sent.
+std::string describe_unacknowledged(const delivery_result& progress,
+                                    std::optional<std::uint64_t> total_lines) {
+  const auto total = total_lines.value_or(progress.lines);
+  const auto unacked = total > progress.acked ? total - progress.acked : 0;
+  const auto never_sent = total > progress.sent ? total - progress.sent : 0;
+  // Standard input has no total until its end: say how much of it was read at all.
+  const auto unread = total_lines || progress.input_done ? "" : ", the rest of the input unread";
+  if (unacked == 0) {
+    return fmt::format("every line read so far acknowledged ({}){}", total, unread);
+  }
+  const auto unsent =
+      never_sent > 0 ? fmt::format(", {} of them never sent", never_sent) : std::string();
+  return fmt::format("{} of {} lines unacknowledged{}{}", unacked, total, unsent, unread);
+}
+
+}  // namespace
 
 runtime::task<int> run_delivery(delivery_options options, std::unique_ptr<line_source> lines,
                                 delivery_report report) {
@@ -47,23 +69,19 @@ runtime::task<int> run_delivery(delivery_options options, std::unique_ptr<line_s
   (void)std::fflush(stdout);
   display.finish();
   if (report.summary) {
-    runtime::log_line(fmt::format("ringline-client: {}", format_summary(progress)));
+    runtime::log_line(fmt::format("ringline-client: {}", format_summary(progress, report.total)));
   }
   if (outcome) {
     co_return k_exit_ok;
   }
   const auto error = outcome.error();
-  const auto total = report.total.value_or(progress.lines);
-  const auto unacked = total > progress.acked ? total - progress.acked : 0;
   const auto reason = error == protocol::errc::server_full
                           ? std::string("server is full (it answered 'not connect')")
                           : describe_failure(error, options.connection, progress.last_attempt);
   const auto retried =
       progress.reconnects > 0 ? fmt::format(" after {} reconnects", progress.reconnects) : "";
-  // Standard input has no total until its end: say how much of it was read at all.
-  const auto unread = report.total || progress.input_done ? "" : " (the rest of the input unread)";
-  runtime::log_line(fmt::format("ringline-client: {}{}; {} of {} lines unacknowledged{}", reason,
-                                retried, unacked, total, unread));
+  runtime::log_line(fmt::format("ringline-client: {}{}; {}", reason, retried,
+                                describe_unacknowledged(progress, report.total)));
   if (error == protocol::errc::server_full && options.retry_for.count() == 0) {
     co_return k_exit_server_full;
   }

@@ -23,10 +23,11 @@ double rate_of(const delivery_result& progress) {
 
 }  // namespace
 
-std::string format_summary(const delivery_result& progress) {
-  return fmt::format("lines={} acked={} resent={} reconnects={} elapsed={:.3f}s rate={:.0f}/s",
-                     progress.lines, progress.acked, progress.resent, progress.reconnects,
-                     seconds_of(progress.elapsed), rate_of(progress));
+std::string format_summary(const delivery_result& progress, std::optional<std::uint64_t> total) {
+  return fmt::format(
+      "lines={} sent={} acked={} resent={} reconnects={} elapsed={:.3f}s rate={:.0f}/s",
+      total.value_or(progress.lines), progress.sent, progress.acked, progress.resent,
+      progress.reconnects, seconds_of(progress.elapsed), rate_of(progress));
 }
 
 std::string format_progress(const delivery_result& progress, std::optional<std::uint64_t> total) {

@@ -9,9 +9,13 @@
 
 namespace ringline::client {
 
-/// Returns the one-line summary of a delivery, as ringline-client prints it on stderr:
-/// `lines=200000 acked=200000 resent=812 reconnects=3 elapsed=4.210s rate=47506/s`.
-[[nodiscard]] std::string format_summary(const delivery_result& progress);
+/// Returns the one-line summary of a delivery of `total` lines (nullopt: the lines read so
+/// far), as ringline-client prints it on stderr:
+/// `lines=200000 sent=200000 acked=200000 resent=812 reconnects=3 elapsed=4.210s rate=47506/s`.
+/// `lines` is the whole input even when a failure ended the delivery before it was read, so
+/// that the summary and the failure's "N of M lines unacknowledged" agree.
+[[nodiscard]] std::string format_summary(const delivery_result& progress,
+                                         std::optional<std::uint64_t> total);
 
 /// Returns the progress bar for `progress`, without line control characters: acked of
 /// `total` (when known) with a bar and a percentage, the rate, and an ETA.

@@ -31,6 +31,8 @@ class protocol_category_impl final : public std::error_category {
         return "internal error";
       case errc::sink_unavailable:
         return "sink unavailable";
+      case errc::server_closed:
+        return "server closed the connection";
     }
     return "unknown protocol error";
   }

@@ -20,6 +20,8 @@ enum class errc {
   sink_failed,        ///< "sink failed": the session's lines could not be written in time.
   internal_error,     ///< "internal error": the server could not go on with this session.
   sink_unavailable,   ///< "sink unavailable": the sink is failing; new sessions are closed.
+  server_closed,      ///< "server closed the connection": a client saw the end of the stream
+                      ///< while it still had lines to send or acks to receive.
 };
 
 /// Returns the category of protocol::errc; a single object, safe to use from any thread.

@@ -199,14 +199,27 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--threads", settings.threads,
                  "Event loop threads (thread-per-core); default: CPUs in the affinity mask")
       ->check(CLI::Range(std::size_t{1}, k_max_threads));
+  app.add_flag("--sink-follow-symlinks", settings.sink_follow_symlinks,
+               "Open a --sink path that is a symbolic link (refused without it: whoever may "
+               "write its directory could point it at any file the server may write)");
   app.add_flag("--durable", settings.durable,
                "Acknowledge a line only once it is on disk (fdatasync); file sinks only");
   app.add_flag("-q,--quiet", quiet, "Do not log each connect and disconnect");
-  app.add_option("--metrics", settings.metrics,
-                 "HOST:PORT to serve GET /metrics (Prometheus) and GET /health on; off if empty");
+  app.add_option(
+      "--metrics", settings.metrics,
+      "HOST:PORT to serve GET /metrics (Prometheus), /health and /ready on; off if empty");
   app.add_flag("--proxy-protocol", settings.proxy_protocol,
                "Require a PROXY protocol header (v1 or v2, e.g. HAProxy send-proxy) before the "
                "greeting on every connection, and log the client address it carries");
+  app.add_option("--max-connections-per-ip", settings.max_connections_per_ip,
+                 "Concurrent sessions of one client address (with --proxy-protocol, the "
+                 "address the header carries); clients beyond get 'not connect'; 0: no limit")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{1} << 24))
+      ->capture_default_str();
+  app.add_option("--pidfile", settings.pidfile,
+                 "Write the server's pid to FILE once it listens (atomically), remove it at "
+                 "exit; refuse to start while a running server holds FILE")
+      ->type_name("FILE");
   add_choice(app, "--log-level", settings.log_level, k_log_levels,
              "Least important log lines written: error, warn, info (connects, disconnects, "
              "start and shutdown) or debug");

@@ -39,6 +39,8 @@ struct config {
   std::chrono::milliseconds sink_timeout{std::chrono::seconds(60)};
   /// `stdout`, `none`, or the path of a file that is appended to.
   std::string sink = "stdout";
+  /// Open a sink path that is a symbolic link (at start and on SIGHUP); refused without it.
+  bool sink_follow_symlinks = false;
   /// Acks wait until their lines are on disk (fdatasync per group of lines); file sinks only.
   bool durable = false;
   /// Bytes of one receive; the most a session holds besides its partial line.
@@ -56,7 +58,26 @@ struct config {
   /// Every connection must begin with a PROXY protocol header (v1 or v2), read before the
   /// greeting; the client address it carries stands for the peer in logs. Never guessed.
   bool proxy_protocol = false;
+  /// Sessions one client address may hold at once (the PROXY header's client with
+  /// --proxy-protocol); beyond it a client gets `not connect`. Zero: no limit of its own.
+  std::size_t max_connections_per_ip = 0;
+  /// Where the server writes its pid once it listens, removed at exit; empty: nowhere.
+  std::string pidfile;
+
+  // Periods that tests shorten (apply_test_periods), so that they need not wait them out.
+  /// How long a connection may take to send its whole PROXY header. The spec asks for at
+  /// least 3 s, so that one lost segment (TCP retransmits it after about 1 s, then 3 s) does
+  /// not cost a client its connection.
+  std::chrono::milliseconds proxy_header_time{std::chrono::seconds(3)};
+  /// How often a service manager gets STATUS= with the counters (SIGUSR1 sends one at once).
+  std::chrono::milliseconds status_period{std::chrono::seconds(5)};
 };
+
+/// Shortens the periods tests would otherwise wait out, from the environment:
+/// RINGLINE_TEST_PROXY_HEADER_TIME and RINGLINE_TEST_STATUS_PERIOD, durations as the flags
+/// take them (`300ms`). Unset or unreadable: the product's period stays. Not for operators,
+/// hence not flags; call before any thread starts (it reads the environment).
+void apply_test_periods(config& settings);
 
 /// Options for each thread's event loop: a completion queue with room for a completion of
 /// every connection at once (each session keeps one operation in flight; beyond that the

@@ -1,6 +1,21 @@
 #include "service/http_request.hpp"
 
+#include <algorithm>
+
 namespace ringline::service {
+
+namespace {
+
+// RFC 9112's request-target has no whitespace or control characters; a space inside would
+// make "GET /a b HTTP/1.1" ambiguous, so it is refused rather than guessed at.
+bool valid_target(std::string_view target) noexcept {
+  return target.starts_with('/') && std::ranges::none_of(target, [](char c) {
+           const auto byte = static_cast<unsigned char>(c);
+           return byte <= 0x20 || byte == 0x7f;
+         });
+}
+
+}  // namespace
 
 http_head parse_http_head(std::string_view received) noexcept {
   // The head ends at the first empty line; some clients end lines with a bare LF.
@@ -21,7 +36,7 @@ http_head parse_http_head(std::string_view received) noexcept {
   const auto method = line.substr(0, first_space);
   auto path = line.substr(first_space + 1, last_space - first_space - 1);
   const auto version = line.substr(last_space + 1);
-  if (!version.starts_with("HTTP/1.") || path.empty() || path.find(' ') != std::string_view::npos) {
+  if ((version != "HTTP/1.1" && version != "HTTP/1.0") || !valid_target(path)) {
     return {.complete = true, .target = http_target::malformed};
   }
   if (method != "GET" && method != "HEAD") {
@@ -33,6 +48,9 @@ http_head parse_http_head(std::string_view received) noexcept {
   }
   if (path == "/health") {
     return {.complete = true, .target = http_target::health};
+  }
+  if (path == "/ready") {
+    return {.complete = true, .target = http_target::ready};
   }
   return {.complete = true, .target = http_target::not_found};
 }

@@ -1,5 +1,8 @@
 #include "service/metrics_endpoint.hpp"
 
+#include <sys/socket.h>
+
+#include <algorithm>
 #include <array>
 #include <string_view>
 #include <utility>
@@ -11,7 +14,6 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
 #include "runtime/log.hpp"
-#include "service/http_request.hpp"
 
 namespace ringline::service {
 
@@ -21,7 +23,12 @@ using clock = std::chrono::steady_clock;
 
 // A scraper sends a few hundred bytes at once; anything bigger or slower is not one.
 constexpr std::size_t k_max_head_bytes = std::size_t{8} * 1024;
-constexpr auto k_request_time = std::chrono::seconds(2);
+// What an oversized request may still send after its 431 before the connection is closed:
+// reading it lets the close be a FIN (unread data would make the kernel send an RST, which
+// can destroy the answer before the client reads it).
+constexpr std::size_t k_max_discarded_bytes = std::size_t{64} * 1024;
+
+constexpr std::string_view k_text = "text/plain; charset=utf-8";
 
 std::string response(std::string_view status, std::string_view content_type, std::string_view body,
                      bool with_body) {
@@ -30,14 +37,20 @@ std::string response(std::string_view status, std::string_view content_type, std
       status, content_type, body.size(), with_body ? body : std::string_view{});
 }
 
+std::string status_response(const health_report& report, bool with_body) {
+  return response(report.healthy ? "200 OK" : "503 Service Unavailable", k_text,
+                  report.reason + "\n", with_body);
+}
+
 }  // namespace
 
 metrics_endpoint::metrics_endpoint(runtime::unique_fd listener, metrics_fn metrics,
-                                   health_fn health, std::size_t max_connections)
+                                   health_fn health, health_fn ready, metrics_limits limits)
     : m_listener(std::move(listener)),
       m_metrics(std::move(metrics)),
       m_health(std::move(health)),
-      m_max_connections(max_connections) {}
+      m_ready(std::move(ready)),
+      m_limits(limits) {}
 
 runtime::task<void> metrics_endpoint::run() {
   auto& loop = runtime::event_loop::current();
@@ -54,15 +67,30 @@ runtime::task<void> metrics_endpoint::run() {
       (void)co_await runtime::sleep_for(std::chrono::milliseconds(100), &m_stop);
       continue;
     }
-    if (m_open >= m_max_connections) {
-      continue;  // closed unanswered as `accepted` goes
+    // Evicted connections are on their way out: only the others count against the bound.
+    if (m_open - m_evicted.size() >= m_limits.max_connections) {
+      if (m_readers.empty()) {
+        continue;  // every slot is sending an answer: closed unanswered as `accepted` goes
+      }
+      // A new connection is more likely a scraper or a health check than the oldest silent
+      // one, which is what an attacker holding connections open looks like.
+      evict_oldest();
+    }
+    reader_ref me;
+    try {
+      me = m_readers.emplace(m_readers.end());
+    } catch (...) {
+      continue;
     }
     ++m_open;
     idle.reset();
     try {
-      loop.spawn(answer(std::move(accepted->fd)));
+      loop.spawn(answer(std::move(accepted->fd), me));
     } catch (...) {
-      --m_open;
+      forget(me);
+      if (--m_open == 0) {
+        idle.set();
+      }
     }
   }
   m_listener.reset();
@@ -72,18 +100,58 @@ runtime::task<void> metrics_endpoint::run() {
   m_idle = nullptr;
 }
 
-runtime::task<void> metrics_endpoint::answer(runtime::unique_fd connection) {
+void metrics_endpoint::stop() noexcept {
+  m_stop.request();
+  // Nobody is waiting for what these connections have not asked yet.
+  for (auto& each : m_readers) {
+    each.cancel.request();
+  }
+}
+
+void metrics_endpoint::evict_oldest() noexcept {
+  const auto oldest = m_readers.begin();
+  oldest->evicted = true;
+  m_evicted.splice(m_evicted.end(), m_readers, oldest);
+  ++m_evicted_total;
+  oldest->cancel.request();
+}
+
+void metrics_endpoint::forget(reader_ref me) noexcept {
+  (me->evicted ? m_evicted : m_readers).erase(me);
+}
+
+std::string metrics_endpoint::reply_to(http_target target, bool with_body) {
+  switch (target) {
+    case http_target::metrics:
+      return response("200 OK", "text/plain; version=0.0.4; charset=utf-8", m_metrics(), with_body);
+    case http_target::health:
+      return status_response(m_health(), with_body);
+    case http_target::ready:
+      return status_response(m_ready(), with_body);
+    case http_target::not_found:
+      return response("404 Not Found", k_text, "not found\n", with_body);
+    case http_target::bad_method:
+      return response("405 Method Not Allowed", k_text, "only GET and HEAD\n", with_body);
+    case http_target::malformed:
+      break;
+  }
+  return response("400 Bad Request", k_text, "bad request\n", true);
+}
+
+runtime::task<void> metrics_endpoint::answer(runtime::unique_fd connection, reader_ref me) {
   std::array<char, k_max_head_bytes> head{};
   std::size_t have = 0;
-  const auto deadline = clock::now() + k_request_time;
+  const auto started = clock::now();
+  const auto deadline = started + m_limits.request_time;
+  const auto first_bytes_deadline = started + std::min(m_limits.first_bytes, m_limits.request_time);
   http_head parsed;
   while (!parsed.complete && have < head.size()) {
-    const auto left = deadline - clock::now();
+    const auto left = (have == 0 ? first_bytes_deadline : deadline) - clock::now();
     if (left <= clock::duration::zero()) {
       break;
     }
     auto got = co_await runtime::recv_some(connection.get(), std::span(head).subspan(have),
-                                           {.timeout = left});
+                                           {.timeout = left, .cancel = &me->cancel});
     if (!got || *got == 0) {
       break;
     }
@@ -91,39 +159,44 @@ runtime::task<void> metrics_endpoint::answer(runtime::unique_fd connection) {
     parsed = parse_http_head({head.data(), have});
   }
   if (parsed.complete) {
+    forget(me);  // asked: from here on bounded by the send deadline, never evicted
     const std::string_view request(head.data(), have);
-    const bool with_body = !request.starts_with("HEAD ");
     std::string reply;
     try {
-      switch (parsed.target) {
-        case http_target::metrics:
-          reply = response("200 OK", "text/plain; version=0.0.4; charset=utf-8", m_metrics(),
-                           with_body);
-          break;
-        case http_target::health: {
-          const auto report = m_health();
-          reply = response(report.healthy ? "200 OK" : "503 Service Unavailable",
-                           "text/plain; charset=utf-8", report.reason + "\n", with_body);
-          break;
-        }
-        case http_target::not_found:
-          reply = response("404 Not Found", "text/plain; charset=utf-8", "not found\n", with_body);
-          break;
-        case http_target::bad_method:
-          reply = response("405 Method Not Allowed", "text/plain; charset=utf-8",
-                           "only GET and HEAD\n", with_body);
-          break;
-        case http_target::malformed:
-          reply = response("400 Bad Request", "text/plain; charset=utf-8", "bad request\n", true);
-          break;
-      }
+      reply = reply_to(parsed.target, !request.starts_with("HEAD "));
     } catch (...) {
       reply.clear();  // no memory for the answer: the scraper sees the connection closed
     }
     if (!reply.empty()) {
-      (void)co_await runtime::send_all(connection.get(), reply, {.timeout = k_request_time});
+      (void)co_await runtime::send_all(connection.get(), reply, {.timeout = m_limits.request_time});
       ++m_answered;
     }
+  } else if (have == head.size() && !me->cancel.requested()) {
+    // Too large to be a scrape, but an HTTP client: it gets a status and a FIN. Still
+    // evictable, and bounded by the deadline and k_max_discarded_bytes.
+    const auto reply =
+        response("431 Request Header Fields Too Large", k_text, "request head over 8 KiB\n", true);
+    if (co_await runtime::send_all(connection.get(), reply,
+                                   {.timeout = m_limits.request_time, .cancel = &me->cancel})) {
+      ++m_answered;
+      ::shutdown(connection.get(), SHUT_WR);
+      const auto linger_until = clock::now() + m_limits.request_time;
+      for (std::size_t discarded = 0; discarded < k_max_discarded_bytes;) {
+        const auto left = linger_until - clock::now();
+        if (left <= clock::duration::zero()) {
+          break;
+        }
+        auto got = co_await runtime::recv_some(connection.get(), head,
+                                               {.timeout = left, .cancel = &me->cancel});
+        if (!got || *got == 0) {
+          break;
+        }
+        discarded += *got;
+      }
+    }
+    forget(me);
+  } else {
+    forget(me);
   }
   (void)co_await runtime::close(std::move(connection));
   if (--m_open == 0 && m_idle != nullptr) {

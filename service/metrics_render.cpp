@@ -1,6 +1,7 @@
 #include "service/metrics_render.hpp"
 
 #include <array>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -24,6 +25,32 @@ void gauge(prometheus_text& out, std::string_view name, std::string_view help,
   out.sample(name, "", value);
 }
 
+// A process_* series, left out when /proc would not tell (as Prometheus clients do).
+template <typename Value>
+void process_series(prometheus_text& out, std::string_view name, std::string_view type,
+                    std::string_view help, const std::optional<Value>& value) {
+  if (value) {
+    out.family(name, type, help);
+    out.sample(name, "", *value);
+  }
+}
+
+void process_section(prometheus_text& out, const process_metrics& process) {
+  process_series(out, "process_open_fds", "gauge", "Number of open file descriptors.",
+                 process.open_fds);
+  process_series(out, "process_max_fds", "gauge", "Maximum number of open file descriptors.",
+                 process.max_fds);
+  process_series(out, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+                 process.resident_bytes);
+  process_series(out, "process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes.",
+                 process.virtual_bytes);
+  process_series(out, "process_cpu_seconds_total", "counter",
+                 "Total user and system CPU time spent in seconds.", process.cpu_seconds);
+  process_series(out, "process_start_time_seconds", "gauge",
+                 "Start time of the process since unix epoch in seconds.",
+                 process.start_time_seconds);
+}
+
 // One series per thread: `value` picks the counter from a thread's stats.
 template <typename Pick>
 void per_thread(prometheus_text& out, std::string_view name, std::string_view type,
@@ -43,12 +70,18 @@ std::string render_metrics(const metrics_view& view) {
   counter(out, "ringline_connections_accepted_total", "Connections accepted.", total.accepted);
   counter(out, "ringline_connections_refused_total",
           "Connections turned away with 'not connect' at --max-connections.", total.refused);
+  counter(out, "ringline_connections_refused_per_ip_total",
+          "Connections turned away with 'not connect' at --max-connections-per-ip.",
+          total.refused_per_ip);
   counter(out, "ringline_accept_errors_total", "Runs of failed accepts (EMFILE, ...).",
           total.accept_errors);
   counter(out, "ringline_lines_received_total", "Complete lines received.", total.lines_received);
   counter(out, "ringline_acks_sent_total",
           "Lines written to the sink and acknowledged (one ack each).", total.lines);
   counter(out, "ringline_bytes_received_total", "Bytes received from clients.", total.bytes);
+  counter(out, "ringline_proxy_errors_total",
+          "Connections closed without a greeting for a missing, malformed or slow PROXY header.",
+          total.proxy_errors);
 
   out.family("ringline_sessions_ended_total", "counter",
              "Sessions that ended with an error, by reason (clean closes are not counted).");
@@ -97,6 +130,15 @@ std::string render_metrics(const metrics_view& view) {
   gauge(out, "ringline_draining", "1 while the server shuts down.", view.draining ? 1 : 0);
   counter(out, "ringline_log_dropped_lines_total",
           "Log lines dropped because standard error did not keep up.", view.log_dropped_lines);
+  counter(out, "ringline_metrics_evicted_total",
+          "Connections to this endpoint closed unanswered to make room for newer ones.",
+          view.metrics_evicted);
+  out.family("ringline_build_info", "gauge",
+             "Always 1; the labels say which ringline this is and which I/O backend it runs on.");
+  out.sample("ringline_build_info",
+             fmt::format("version=\"{}\",backend=\"{}\"", view.version, view.backend),
+             std::uint64_t{1});
+  process_section(out, view.process);
   return out.text();
 }
 
@@ -108,6 +150,17 @@ health_report judge_health(bool draining, std::error_code sink_failure) {
     return {false, fmt::format("sink failing: {}", sink_failure.message())};
   }
   return {true, "ok"};
+}
+
+health_report judge_ready(const readiness_inputs& inputs) {
+  if (auto health = judge_health(inputs.draining, inputs.sink_failure); !health.healthy) {
+    return health;
+  }
+  if (inputs.active >= inputs.max_connections) {
+    return {false, fmt::format("connection limit reached: {} of {}", inputs.active,
+                               inputs.max_connections)};
+  }
+  return {true, "ready"};
 }
 
 }  // namespace ringline::service

@@ -13,8 +13,9 @@ class server;
 class sink;
 class worker_threads;
 
-/// The --metrics endpoint of a running server: /metrics from the counters of every thread
-/// and the sink, /health from the drain and the sink's state. Runs on the main loop.
+/// The --metrics endpoint of a running server: /metrics from the counters of every thread,
+/// the sink and /proc/self; /health from the drain and the sink's state; /ready from those
+/// and the connection limit. Runs on the main loop.
 class metrics_service {
  public:
   /// Binds `where` ("HOST:PORT", "[IPv6]:PORT"); returns the error, with a line for the

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <vector>
 
@@ -24,6 +25,7 @@
 #include "runtime/signal_set.hpp"
 #include "service/config.hpp"
 #include "service/metrics_service.hpp"
+#include "service/pidfile.hpp"
 #include "service/process_setup.hpp"
 #include "service/server.hpp"
 #include "service/sink.hpp"
@@ -40,8 +42,6 @@ using clock = std::chrono::steady_clock;
 // once a second, more than this much free heap goes back to the kernel.
 constexpr auto k_trim_period = std::chrono::seconds(1);
 constexpr std::size_t k_trim_threshold = std::size_t{1} << 20;
-// How often a service manager gets STATUS= with the counters (SIGUSR1 sends one at once).
-constexpr auto k_status_period = std::chrono::seconds(5);
 
 // "300s", "250ms": as the command line takes them, and one word in a key=value log field.
 std::string duration_text(std::chrono::milliseconds duration) {
@@ -213,9 +213,22 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     }
     metrics = std::move(*opened_metrics);
   }
+  // Once the listeners exist (a server that cannot listen leaves an old pidfile alone), and
+  // before the sink is touched (a second server on the same pidfile touches nothing). Removed
+  // when this frame ends.
+  std::optional<pidfile> pid_file;
+  if (!settings.pidfile.empty()) {
+    auto held = pidfile::create(settings.pidfile, why);
+    if (!held) {
+      runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", why));
+      co_return 1;
+    }
+    pid_file.emplace(std::move(*held));
+  }
   auto opened = sink::open(settings.sink,
                            sink_options{.durable = settings.durable,
                                         .max_line_bytes = settings.max_line_bytes,
+                                        .follow_symlinks = settings.sink_follow_symlinks,
                                         .timeout = settings.sink_timeout},
                            why);
   if (!opened) {
@@ -260,13 +273,14 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
     loop.spawn(mailbox.run());
     loop.spawn(request_when_done(lines.run(), sink_done));
     loop.spawn(lines.expire_waiters());
+    loop.spawn(lines.watch_file());
     workers.start(settings.threads - 1, listener_fds, worker_failed);
     loop.spawn(running.run());
     loop.spawn(runtime::trim_free_memory_every(k_trim_period, k_trim_threshold, stop_trimming));
     if (metrics != nullptr) {
       loop.spawn(metrics->run(running, workers, lines, draining));
       runtime::log_line(
-          fmt::format("metrics: serving /metrics and /health on {}", metrics->address()));
+          fmt::format("metrics: serving /metrics, /health and /ready on {}", metrics->address()));
     }
     // A round trip through every worker's inbox: each has started its accept loop by the time
     // it answers, so the announcement and READY=1 mean every thread accepts.
@@ -289,7 +303,7 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
             const auto line = status_line(all_counters(running, workers));
             return draining ? "draining: " + line : line;
           },
-          k_status_period, stop_notifying));
+          settings.status_period, stop_notifying));
     }
     co_await serve_until_signalled(signals, running, workers, lines, worker_failed, notifier);
     loop.spawn(watch_while_draining(signals, stop_watching, running, workers, notifier));
@@ -365,6 +379,7 @@ int run_program(int argc, const char* const* argv) {
   if (!parsed.settings) {
     return parsed.exit_code;
   }
+  apply_test_periods(*parsed.settings);
   // Before any thread starts: this unsets LISTEN_FDS, and the environment must not change
   // while another thread may read it.
   std::string activation_problem;

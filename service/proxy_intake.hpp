@@ -11,11 +11,6 @@
 
 namespace ringline::service {
 
-/// How long a connection may take to send its whole PROXY header (--proxy-protocol). The
-/// spec asks for at least 3 s, so that one lost segment (TCP retransmits it after about 1 s,
-/// then 3 s) does not cost a client its connection.
-inline constexpr std::chrono::seconds k_proxy_header_time{3};
-
 /// What read_proxy_header() came to: a header, a refusal, or a failed receive.
 struct proxy_intake {
   /// Empty when a valid header arrived; otherwise why the connection must be refused

@@ -115,14 +115,19 @@ void server::adopt(runtime::unique_fd fd, runtime::address peer) {
   spawn_session(std::move(fd), peer);
 }
 
-void server::spawn_session(runtime::unique_fd fd, runtime::address peer) {
+void server::spawn_session(runtime::unique_fd fd, runtime::address peer,
+                           client_limits::slot* client_slot) {
   std::unique_ptr<session> state;
   try {
     state = std::make_unique<session>(*this, std::move(fd));
   } catch (...) {
     m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
+    if (client_slot != nullptr) {
+      m_shared->clients.release(client_slot);
+    }
     throw;
   }
+  state->client_slot = client_slot;
   // From here the session uncounts itself (here and in the shared count) when it is
   // destroyed, also when what follows fails for want of memory and destroys it.
   if (m_config.log_connections) {
@@ -131,8 +136,8 @@ void server::spawn_session(runtime::unique_fd fd, runtime::address peer) {
   runtime::event_loop::current().spawn(serve(std::move(state), std::nullopt));
 }
 
-void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept {
-  ++m_stats.refused;
+void server::refuse(runtime::unique_fd fd, const runtime::address& peer,
+                    refusal_limit reached) noexcept {
   // A dozen bytes always fit an empty socket buffer, so a non-blocking send cannot come up
   // short. Input already received is drained before the close, since closing with unread
   // input sends a reset that can destroy the refusal before the client reads it.
@@ -145,25 +150,46 @@ void server::refuse(runtime::unique_fd fd, const runtime::address& peer) noexcep
       break;
     }
   }
-  // A full server may be refusing thousands of clients a second: one line a second at most,
-  // whichever thread refuses. The thread that wins the exchange of the time logs.
-  m_shared->refusals_unlogged.fetch_add(1, std::memory_order_relaxed);
+  note_refusal(peer, reached);
+}
+
+void server::note_refusal(const runtime::address& peer, refusal_limit reached) noexcept {
+  const bool per_ip = reached == refusal_limit::per_ip;
+  ++(per_ip ? m_stats.refused_per_ip : m_stats.refused);
+  // A full server may be refusing thousands of clients a second: one line a second at most
+  // for each limit, whichever thread refuses. The thread that wins the exchange of the time
+  // logs.
+  auto& logged = per_ip ? m_shared->per_ip_refusal_logged : m_shared->refusal_logged;
+  auto& unlogged = per_ip ? m_shared->per_ip_refusals_unlogged : m_shared->refusals_unlogged;
+  unlogged.fetch_add(1, std::memory_order_relaxed);
   const auto now = std::chrono::steady_clock::now().time_since_epoch().count();
-  auto last = m_shared->refusal_logged.load(std::memory_order_relaxed);
+  auto last = logged.load(std::memory_order_relaxed);
   const auto second = std::chrono::steady_clock::duration(std::chrono::seconds(1)).count();
   if ((last != 0 && now - last < second) ||
-      !m_shared->refusal_logged.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
+      !logged.compare_exchange_strong(last, now, std::memory_order_relaxed)) {
     return;
   }
-  const auto refused = m_shared->refusals_unlogged.exchange(0, std::memory_order_relaxed);
+  const auto refused = unlogged.exchange(0, std::memory_order_relaxed);
   try {
-    runtime::log_line(
-        fmt::format("refused {}: --max-connections {} reached ({} refused since "
-                    "the last such line)",
-                    peer.to_string(), m_config.max_connections, refused));
+    runtime::log(runtime::log_level::warn,
+                 per_ip ? fmt::format("refused {}: --max-connections-per-ip {} reached for {} ({} "
+                                      "refused since the last such line)",
+                                      peer.to_string(), m_config.max_connections_per_ip,
+                                      peer.host(), refused)
+                        : fmt::format("refused {}: --max-connections {} reached ({} refused since "
+                                      "the last such line)",
+                                      peer.to_string(), m_config.max_connections, refused));
   } catch (const std::bad_alloc&) {
     return;
   }
+}
+
+bool server::take_client_slot(session& state, const runtime::address& client) {
+  if (m_config.max_connections_per_ip == 0) {
+    return true;
+  }
+  state.client_slot = m_shared->clients.take(client, m_config.max_connections_per_ip);
+  return state.client_slot != nullptr;
 }
 
 void server::stop() noexcept {
@@ -200,7 +226,10 @@ void server::cancel_when_idle(runtime::cancellation* cancel) noexcept {
   }
 }
 
-void server::session_ended() noexcept {
+void server::session_ended(client_limits::slot* client_slot) noexcept {
+  if (client_slot != nullptr) {
+    m_shared->clients.release(client_slot);
+  }
   m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
   m_sink.leave();
   if (--m_stats.active == 0) {

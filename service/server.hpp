@@ -16,6 +16,7 @@
 #include "runtime/result.hpp"
 #include "runtime/task.hpp"
 #include "runtime/unique_fd.hpp"
+#include "service/client_limits.hpp"
 #include "service/config.hpp"
 #include "service/sink.hpp"
 #include "service/stats.hpp"
@@ -32,8 +33,9 @@ namespace ringline::service {
 /// every session, i.e. until wait_for_sessions() completes or the loop is destroyed.
 class session;
 
-/// What the servers of all loop threads share: one connection limit, one refusal log rate,
-/// one "accepts paused" state. Each field is touched by every thread, so all are atomics.
+/// What the servers of all loop threads share: one connection limit, one table of sessions
+/// per client address, one refusal log rate per limit, one "accepts paused" state. Each field
+/// is touched by every thread, so all are atomics, but the table, which locks itself.
 struct server_shared {
   /// Sessions open on all servers (adopted ones included).
   std::atomic<std::size_t> sessions{0};
@@ -41,6 +43,11 @@ struct server_shared {
   std::atomic<std::int64_t> refusal_logged{0};
   /// Refusals since that line.
   std::atomic<std::uint64_t> refusals_unlogged{0};
+  /// The sessions of each client address (--max-connections-per-ip), on all servers.
+  client_limits clients;
+  /// The same two for refusals at --max-connections-per-ip, which have a line of their own.
+  std::atomic<std::int64_t> per_ip_refusal_logged{0};
+  std::atomic<std::uint64_t> per_ip_refusals_unlogged{0};
   /// Set by the first server to stop: from then on no server greets a new connection, even
   /// before its own stop() arrives through its inbox.
   std::atomic<bool> stopping{false};
@@ -136,13 +143,24 @@ class server {
   // receive got, until it parks again or ends.
   runtime::task<void> serve(std::unique_ptr<session> owned,
                             std::optional<runtime::result<runtime::received_buffer>> resumed);
-  void refuse(runtime::unique_fd fd, const runtime::address& peer) noexcept;
+  // Which limit turned a client away: the refusal line is the same, the counter and the
+  // log line are not.
+  enum class refusal_limit { connections, per_ip };
+  // Sends "not connect" to a client that was never greeted, drains its early input and closes.
+  void refuse(runtime::unique_fd fd, const runtime::address& peer, refusal_limit reached) noexcept;
+  // Counts a refusal and logs it, at most once a second per limit, whichever thread refuses.
+  void note_refusal(const runtime::address& peer, refusal_limit reached) noexcept;
+  // Takes a slot of --max-connections-per-ip for `client` in `state` (nothing when the flag is
+  // 0); returns false when the address is at its limit. Throws bad_alloc.
+  bool take_client_slot(session& state, const runtime::address& client);
   // Logs and counts a pause of accepts once per run (see server.cpp); `retry`: this server's
   // previous accept failed too.
   void accept_failed(std::error_code error, bool retry);
   void accept_resumed();
-  // Spawns the session of a connection already counted in m_shared->sessions.
-  void spawn_session(runtime::unique_fd fd, runtime::address peer);
+  // Spawns the session of a connection already counted in m_shared->sessions, holding
+  // `client_slot` (may be null) from here on.
+  void spawn_session(runtime::unique_fd fd, runtime::address peer,
+                     client_limits::slot* client_slot = nullptr);
 
   config m_config;
   sink& m_sink;
@@ -152,7 +170,8 @@ class server {
   std::vector<std::unique_ptr<listening_socket>> m_listeners;
   std::size_t m_accept_loops = 0;  // accept loops of run() still running
   runtime::event m_accept_loops_done;
-  void session_ended() noexcept;
+  // Uncounts an ended session, and gives back its slot of --max-connections-per-ip (if any).
+  void session_ended(client_limits::slot* client_slot) noexcept;
   /// Returns the loop's receive buffer ring, set up on first use; null where the kernel has
   /// none (sessions then receive into buffers of their own).
   runtime::buffer_ring* receive_buffers();

@@ -76,11 +76,27 @@ runtime::task<void> server::accept_loop(listening_socket& where) {
     // for the last one cannot both get it.
     if (m_shared->sessions.fetch_add(1, std::memory_order_relaxed) >= m_config.max_connections) {
       m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
-      refuse(std::move(conn->fd), conn->peer);
+      refuse(std::move(conn->fd), conn->peer, refusal_limit::connections);
       continue;
     }
     try {
-      spawn_session(std::move(conn->fd), conn->peer);
+      // The peer is the client, unless a PROXY header will say who is: then the session
+      // takes the client's slot once it has read the header.
+      client_limits::slot* client_slot = nullptr;
+      if (m_config.max_connections_per_ip > 0 && !m_config.proxy_protocol) {
+        try {
+          client_slot = m_shared->clients.take(conn->peer, m_config.max_connections_per_ip);
+        } catch (const std::bad_alloc&) {
+          m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);  // as spawn_session does
+          throw;
+        }
+        if (client_slot == nullptr) {
+          m_shared->sessions.fetch_sub(1, std::memory_order_relaxed);
+          refuse(std::move(conn->fd), conn->peer, refusal_limit::per_ip);
+          continue;
+        }
+      }
+      spawn_session(std::move(conn->fd), conn->peer, client_slot);
     } catch (const std::bad_alloc&) {
       // spawn_session() has uncounted it. No memory for the session's frame: this client is closed
       // unanswered (its descriptor died with the moved-from argument), and accepting goes on.

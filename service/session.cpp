@@ -49,7 +49,7 @@ session::~session() {
   if (m_next != nullptr) {
     m_next->m_prev = m_prev;
   }
-  m_server.session_ended();
+  m_server.session_ended(client_slot);
 }
 
 void session::on_parked(runtime::parked_receive& /*receive*/,

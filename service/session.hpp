@@ -55,6 +55,9 @@ class session {
   std::string peer_text;
   /// Lines acknowledged so far, across every coroutine that served the session.
   std::uint64_t lines_acked = 0;
+  /// The slot of --max-connections-per-ip this session holds for its client address, given
+  /// back when it ends; null when none was taken (the limit is off, or not yet checked).
+  client_limits::slot* client_slot = nullptr;
 
   /// The receive an idle session waits on.
   [[nodiscard]] runtime::parked_receive& parked() noexcept { return m_parked; }

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "protocol/line_framer.hpp"
+#include "protocol/messages.hpp"
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
 #include "runtime/io.hpp"
@@ -63,7 +64,7 @@ runtime::task<void> server::serve(
       // Before the greeting: a client must not be told "connect" by a server that then refuses
       // it, and until the header is read nobody knows whom the connection is for.
       auto intake =
-          co_await read_proxy_header(state.fd(), &state.read_cancel(), k_proxy_header_time);
+          co_await read_proxy_header(state.fd(), &state.read_cancel(), m_config.proxy_header_time);
       if (!intake.refusal.empty()) {
         why = ending::bad_proxy_header;
         admitted = false;
@@ -76,6 +77,20 @@ runtime::task<void> server::serve(
           state.peer_text = intake.header.source.to_string();
         }
         carry = std::move(intake.rest);
+        // --max-connections-per-ip counts the client the header names; a health check's
+        // header names nobody, and then the connection's own peer is the client.
+        if (m_config.max_connections_per_ip > 0) {
+          const auto client = intake.header.local
+                                  ? runtime::peer_address(state.fd()).value_or(runtime::address())
+                                  : intake.header.source;
+          if (!take_client_slot(state, client)) {
+            why = ending::over_client_limit;
+            admitted = false;
+            note_refusal(client, refusal_limit::per_ip);
+            const auto refusal = protocol::make_line(protocol::server_full_text);
+            (void)co_await runtime::send_all(state.fd(), refusal, io);
+          }
+        }
       }
     }
     if (!greeted && admitted && m_sink.failure()) {

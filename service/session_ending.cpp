@@ -17,7 +17,7 @@ struct ending_traits {
   bool lingers;
 };
 
-constexpr std::array<ending_traits, 12> k_endings{{
+constexpr std::array<ending_traits, 13> k_endings{{
     {"client closed", std::nullopt, nullptr, false},
     {"line too long", protocol::errc::line_too_long, &stats::line_too_long, true},
     {"idle timeout", protocol::errc::idle_timeout, &stats::idle_timeouts, true},
@@ -29,10 +29,12 @@ constexpr std::array<ending_traits, 12> k_endings{{
     {"sink failed", protocol::errc::sink_failed, &stats::sink_errors, true},
     {"internal error", protocol::errc::internal_error, &stats::internal_errors, true},
     {"sink unavailable", protocol::errc::sink_unavailable, &stats::sink_errors, true},
-    // Nothing was sent, so a reset for unread input destroys nothing: no lingering.
-    {"bad PROXY header", std::nullopt, &stats::proxy_errors, false},
+    // Nothing was sent, but the client may still be sending (a v2 header too long to read):
+    // closing with that unread would answer it with a reset instead of a FIN.
+    {"bad PROXY header", std::nullopt, &stats::proxy_errors, true},
+    {"refused: --max-connections-per-ip", std::nullopt, nullptr, true},
 }};
-static_assert(k_endings.size() == static_cast<std::size_t>(ending::bad_proxy_header) + 1,
+static_assert(k_endings.size() == static_cast<std::size_t>(ending::over_client_limit) + 1,
               "one row per ending");
 
 const ending_traits& traits(ending why) noexcept {

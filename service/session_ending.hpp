@@ -25,6 +25,9 @@ enum class ending {
   /// --proxy-protocol: the connection did not begin with a valid PROXY header within 3 s
   /// (malformed, missing, or too slow); closed without a greeting.
   bad_proxy_header,
+  /// --max-connections-per-ip with --proxy-protocol: the client the header names holds its
+  /// limit already; told `not connect` instead of the greeting (counted where it is refused).
+  over_client_limit,
 };
 
 /// Returns the reason printed on the session's `disconnect` log line.

@@ -34,7 +34,12 @@ runtime::result<std::unique_ptr<sink>> sink::open(const std::string& spec, sink_
   if (spec == "stdout") {
     return std::make_unique<sink>(runtime::unique_fd(), STDOUT_FILENO, false, options);
   }
-  auto file = open_sink_file(spec, options.max_line_bytes, why);
+  auto file = open_sink_file(spec,
+                             sink_file_checks{.max_line_bytes = options.max_line_bytes,
+                                              .durable = options.durable,
+                                              .follow_symlinks = options.follow_symlinks,
+                                              .current = nullptr},
+                             why);
   if (!file) {
     return file.error();
   }
@@ -260,6 +265,7 @@ runtime::task<void> sink::run() {
     sink_file_unmark(m_fd);
   }
   m_stop_expiry.request();
+  m_stop_watch.request();
   std::coroutine_handle<> expiry;
   {
     const std::lock_guard lock(m_mutex);
@@ -283,6 +289,7 @@ void sink::abort() noexcept {
   }
   m_cancel.request();
   m_stop_expiry.request();
+  m_stop_watch.request();
   m_retry_cancel.request();
   std::uint64_t gathering = 0;
   {

@@ -27,12 +27,17 @@
 
 namespace ringline::service {
 
+struct sink_file;
+
 /// How a sink behaves beyond where its lines go.
 struct sink_options {
   /// Acks wait for fdatasync of their group; only a regular file can be durable.
   bool durable = false;
   /// The server's --max-line-bytes: bounds the torn line a file repair may cut.
   std::size_t max_line_bytes = 65536;
+  /// --sink-follow-symlinks: open a sink path that is a symbolic link (at start and on every
+  /// reopen); refused without it.
+  bool follow_symlinks = false;
   /// How long an append may wait for its write (zero: no limit). A stdout pipe nobody reads
   /// blocks the writer forever; without a limit every session waiting on it would too.
   std::chrono::milliseconds timeout{0};
@@ -123,6 +128,12 @@ class sink {
   /// run(); it returns after stop() or abort().
   runtime::task<void> expire_waiters();
 
+  /// Checks once a second (one fstat) whether a file sink was deleted; if so, has the writer
+  /// reopen its path, and while that fails the sink counts as failing (failure(), /health
+  /// 503) and appends are refused. Spawn it once next to run(); it returns after stop() or
+  /// abort(), at once for stdout and none.
+  runtime::task<void> watch_file();
+
   /// Asks run() to finish after writing what is pending.
   void stop() noexcept;
 
@@ -176,9 +187,20 @@ class sink {
   // Wakes a coroutine of the writer's loop (the writer, the expiry) from any thread.
   void wake_on_writer(std::coroutine_handle<> handle) noexcept;
   runtime::task<void> reopen_file();
+  // The file was deleted and its path cannot be opened again: fail the waiting lines, refuse
+  // new ones, and try to open the path every second until it works (or stop()).
+  runtime::task<void> wait_for_path(std::error_code error, std::string why);
+  // Makes `file` the one written to from now on; returns the bytes written to the old one.
+  std::uint64_t switch_to(sink_file& file);
+  // With the lines written so far kept and acked: fails the waiting ones with `error` and
+  // refuses new ones (failure() reports `error`) until m_unavailable is cleared.
+  void start_refusing(std::error_code error);
+  // Logs at warn what a write to a deleted file did.
+  void report_deleted(std::uint64_t written);
   // After a failed write to a file: cut it back to its last whole line, fail the waiting
   // lines, refuse new ones, and try every second until there is room again.
   runtime::task<void> ride_out_failure(std::error_code error);
+  // Whether a batch of m_probe_bytes would fit again.
   [[nodiscard]] bool probe_room() const noexcept;
   runtime::task<runtime::result<void>> write_and_sync_each_line(runtime::io_options io);
   void fail_all(std::error_code error) noexcept;
@@ -205,6 +227,7 @@ class sink {
   bool m_write_in_flight = false;
   runtime::cancellation m_cancel;
   runtime::cancellation m_stop_expiry;
+  runtime::cancellation m_stop_watch;  // ends watch_file(), with m_stop_expiry
   // The writer's scratch, reused: waiters taken under the mutex, resumed after it.
   std::vector<waiter> m_waking;
   std::vector<std::coroutine_handle<>> m_batch;
@@ -233,6 +256,12 @@ class sink {
   std::error_code m_last_failure;
   runtime::cancellation m_retry_cancel;
   static constexpr std::chrono::seconds k_retry_interval{1};
+  // The writer's: room the recovery probe asks for, the size of the batch that failed (a
+  // smaller probe succeeds on a nearly full disk, and the next batch fails again).
+  off_t m_probe_bytes = 4096;
+  // The writer's: m_metrics.bytes at watch_file()'s last look, to tell what a deletion lost.
+  std::uint64_t m_bytes_at_check = 0;
+  static constexpr std::chrono::seconds k_watch_interval{1};
   bool m_sync_each_line = false;  // bench/durable's naive baseline
   bool m_dsync_writes = true;     // the writer's: durable writes flush themselves (RWF_DSYNC)
   // The gather (durable only, see gather()).

@@ -104,15 +104,79 @@ runtime::result<std::uint64_t> unterminated_tail(int fd, std::uint64_t size, std
   return static_cast<std::uint64_t>(newline - block.rbegin());
 }
 
+const char* file_kind(mode_t mode) noexcept {
+  if (S_ISDIR(mode)) {
+    return "a directory";
+  }
+  if (S_ISCHR(mode)) {
+    return "a character device";
+  }
+  if (S_ISBLK(mode)) {
+    return "a block device";
+  }
+  if (S_ISFIFO(mode)) {
+    return "a pipe (FIFO)";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  return "not a regular file";
+}
+
+// Anyone who may replace the file may redirect or read what is acknowledged: a directory that
+// any user may write is safe only with its sticky bit (then only the file's owner may rename
+// or remove it, and the owner check below refuses a file another user put there first).
+std::string check_directory(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string directory =
+      slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
+  struct stat info {};
+  if (::stat(directory.c_str(), &info) != 0) {
+    return {};  // the open reports a missing directory in its own words
+  }
+  if ((info.st_mode & S_IWOTH) != 0 && (info.st_mode & S_ISVTX) == 0) {
+    return fmt::format(
+        "sink '{}' is in {}, which any user may write and which has no sticky bit: anyone "
+        "could replace the file (chmod o-w or +t the directory, or choose another one)",
+        path, directory);
+  }
+  return {};
+}
+
+// The rule logrotate applies before it rotates as root: a file of another user is that user's
+// to read and change, so acknowledged lines there are not the server's to promise.
+std::string check_owner(const std::string& path, const struct stat& info) {
+  const auto self = ::geteuid();
+  if (info.st_uid == self || info.st_uid == 0) {
+    return {};
+  }
+  return fmt::format(
+      "sink '{}' belongs to uid {}, neither this server's user (uid {}) nor root: that user "
+      "could read or change what is acknowledged there (chown it, or choose another file)",
+      path, info.st_uid, self);
+}
+
 }  // namespace
 
-runtime::result<sink_file> open_sink_file(const std::string& path, std::size_t max_line_bytes,
+runtime::result<sink_file> open_sink_file(const std::string& path, const sink_file_checks& checks,
                                           std::string& why) {
+  if (auto problem = check_directory(path); !problem.empty()) {
+    why = std::move(problem);
+    return std::errc::permission_denied;
+  }
   sink_file opened;
-  opened.fd.reset(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0644));
+  const int no_follow = checks.follow_symlinks ? 0 : O_NOFOLLOW;
+  opened.fd.reset(::open(path.c_str(), O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC | no_follow, 0644));
   if (!opened.fd) {
     const auto error = runtime::last_errno();
-    why = fmt::format("cannot open sink '{}': {}", path, error.message());
+    if (error == std::errc::too_many_symbolic_link_levels && !checks.follow_symlinks) {
+      why = fmt::format(
+          "sink '{}' is a symbolic link; refusing to follow it (whoever can write its directory "
+          "could point it at any file the server may write; --sink-follow-symlinks allows it)",
+          path);
+    } else {
+      why = fmt::format("cannot open sink '{}': {}", path, error.message());
+    }
     return error;
   }
   struct stat info {};
@@ -121,7 +185,28 @@ runtime::result<sink_file> open_sink_file(const std::string& path, std::size_t m
     why = fmt::format("cannot open sink '{}': {}", path, error.message());
     return error;
   }
-  if (::flock(opened.fd.get(), LOCK_EX | LOCK_NB) != 0) {
+  if (checks.current != nullptr && info.st_dev == checks.current->st_dev &&
+      info.st_ino == checks.current->st_ino) {
+    // Our own lock is on the file already; a second flock on this descriptor would report
+    // this very process as the other server.
+    return sink_file{.fd = {}, .repaired_bytes = 0, .marked = false, .same_file = true};
+  }
+  if (checks.durable && !S_ISREG(info.st_mode)) {
+    why = fmt::format(
+        "--durable: sink '{}' is {}, not a regular file, so fdatasync cannot make lines "
+        "durable there",
+        path, file_kind(info.st_mode));
+    return std::errc::invalid_argument;
+  }
+  if (auto problem = check_owner(path, info); !problem.empty()) {
+    why = std::move(problem);
+    return std::errc::permission_denied;
+  }
+  // Two servers appending to one file or FIFO would interleave their lines; a device such as
+  // /dev/null or /dev/full holds nothing to protect, and a lock on it would stop every other
+  // program on the machine from using it as its sink.
+  const bool shared_content = S_ISREG(info.st_mode) || S_ISFIFO(info.st_mode);
+  if (shared_content && ::flock(opened.fd.get(), LOCK_EX | LOCK_NB) != 0) {
     const auto error = runtime::last_errno();
     if (error == std::errc::operation_would_block) {
       const auto holder = lock_holder(info);
@@ -135,14 +220,14 @@ runtime::result<sink_file> open_sink_file(const std::string& path, std::size_t m
     return error;
   }
   if (!S_ISREG(info.st_mode) || info.st_size == 0) {
-    opened.marked = S_ISREG(info.st_mode) && write_mark(opened.fd.get(), max_line_bytes);
+    opened.marked = S_ISREG(info.st_mode) && write_mark(opened.fd.get(), checks.max_line_bytes);
     return opened;
   }
 
   const auto mark = read_mark(opened.fd.get());
   // The longest torn line a writer can leave: its --max-line-bytes, its '\r', no '\n'.
   const std::uint64_t limit =
-      (mark.present && mark.max_line_bytes > 0 ? mark.max_line_bytes : max_line_bytes) + 1;
+      (mark.present && mark.max_line_bytes > 0 ? mark.max_line_bytes : checks.max_line_bytes) + 1;
   const auto size = static_cast<std::uint64_t>(info.st_size);
   auto tail = unterminated_tail(opened.fd.get(), size, limit);
   if (!tail) {
@@ -172,7 +257,7 @@ runtime::result<sink_file> open_sink_file(const std::string& path, std::size_t m
     }
     opened.repaired_bytes = *tail;
   }
-  opened.marked = write_mark(opened.fd.get(), max_line_bytes);
+  opened.marked = write_mark(opened.fd.get(), checks.max_line_bytes);
   return opened;
 }
 

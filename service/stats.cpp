@@ -7,6 +7,7 @@ namespace ringline::service {
 stats& stats::operator+=(const stats& other) noexcept {
   accepted += other.accepted;
   refused += other.refused;
+  refused_per_ip += other.refused_per_ip;
   active += other.active;
   lines += other.lines;
   bytes += other.bytes;
@@ -28,11 +29,11 @@ std::string stats::summary() const {
   return fmt::format(
       "stats: accepted={} refused={} active={} lines={} bytes={} errors: line_too_long={} "
       "idle_timeout={} line_timeout={} stalled={} reset={} sink={} accept={} internal={} "
-      "forced={} proxy_errors={}",
+      "forced={} proxy_errors={} refused_per_ip={}",
       accepted.load(), refused.load(), active.load(), lines.load(), bytes.load(),
       line_too_long.load(), idle_timeouts.load(), line_timeouts.load(), stalled.load(),
       resets.load(), sink_errors.load(), accept_errors.load(), internal_errors.load(),
-      forced_closes.load(), proxy_errors.load());
+      forced_closes.load(), proxy_errors.load(), refused_per_ip.load());
 }
 
 }  // namespace ringline::service

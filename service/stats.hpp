@@ -48,6 +48,8 @@ class stat_counter {
 struct stats {
   stat_counter accepted;
   stat_counter refused;  ///< turned away with "not connect": the connection limit
+  /// Turned away with "not connect" at --max-connections-per-ip.
+  stat_counter refused_per_ip;
   stat_counter active;
   stat_counter lines;  ///< lines written to the sink and acknowledged
   stat_counter bytes;  ///< bytes received

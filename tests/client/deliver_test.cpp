@@ -93,6 +93,70 @@ TEST(deliver_test, library_resends_after_a_lost_connection_and_reports_the_count
   EXPECT_EQ(retries, 1);
 }
 
+// Outages with progress in between: `cycles` times, a connection that greets, acks one line
+// and closes (the client's next line, read first, proves the ack arrived: window 1), then one
+// that says nothing for k_outage and closes, a failure without an ack. Then a last connection
+// acks every line. Each outage ends with an ack within about k_outage plus two reconnection
+// delays (at most 100 and 200 ms), well within retry_for; all of them together last longer.
+constexpr auto k_outage = 200ms;
+constexpr auto k_next_attempt = 3s;  // how long the stand-in waits for the client to come back
+
+void serve_with_outages(test_support::test_listener* listener, int cycles, std::string* got) {
+  for (int cycle = 0; cycle < cycles; ++cycle) {
+    auto acking = listener->accept(k_next_attempt);
+    if (!acking) {
+      return;  // the client gave up
+    }
+    acking->send_all(k_greeting);
+    *got += acking->read_line(k_wait).value_or("?\n");
+    acking->send_all(k_ack);
+    (void)acking->read_line(k_wait);  // sent after the ack: unacknowledged, resent next time
+    acking->close();
+    auto silent = listener->accept(k_next_attempt);
+    if (!silent) {
+      return;
+    }
+    std::this_thread::sleep_for(k_outage);  // the outage itself, not a synchronisation
+    silent->close();
+  }
+  if (auto last = listener->accept(k_next_attempt)) {
+    last->send_all(k_greeting);
+    while (auto line = last->read_line(k_wait)) {
+      *got += *line;
+      last->send_all(k_ack);
+    }
+  }
+}
+
+TEST(deliver_test, retry_for_counts_only_the_time_without_an_ack) {
+  constexpr int k_cycles = 4;
+  test_support::test_listener listener;
+  std::string received;
+  std::thread server(serve_with_outages, &listener, k_cycles, &received);
+  std::vector<std::string> input;
+  std::string expected;
+  for (int i = 1; i <= k_cycles + 1; ++i) {
+    input.push_back(std::to_string(i));
+    expected += std::to_string(i) + "\n";
+  }
+  vector_source lines(std::move(input));
+  auto options = options_for(listener.port());
+  options.window = 1;
+  options.retry_for = 1s;
+
+  runtime::event_loop loop;
+  auto outcome = loop.run(deliver(options, lines, nullptr, nullptr));
+  server.join();
+
+  ASSERT_TRUE(outcome) << "gave up although no outage lasted --retry-for: "
+                       << outcome.error().message();
+  EXPECT_EQ(received, expected);
+  EXPECT_EQ(outcome->acked, static_cast<std::uint64_t>(k_cycles + 1));
+  EXPECT_EQ(outcome->reconnects, static_cast<std::uint64_t>(2 * k_cycles));
+  // The premise: the outages together lasted longer than retry_for.
+  EXPECT_GT(outcome->elapsed, options.retry_for);
+}
+
 TEST(deliver_test, library_without_retry_returns_the_first_failure_with_final_counts) {
   const auto port = test_support::free_port();  // nothing listens there
   vector_source lines({"a"});

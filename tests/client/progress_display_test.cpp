@@ -12,6 +12,7 @@ using namespace std::chrono_literals;
 delivery_result halfway() {
   delivery_result progress;
   progress.lines = 600;
+  progress.sent = 550;
   progress.acked = 500;
   progress.resent = 12;
   progress.reconnects = 2;
@@ -20,8 +21,16 @@ delivery_result halfway() {
 }
 
 TEST(progress_display_test, summary_names_every_counter) {
-  EXPECT_EQ(format_summary(halfway()),
-            "lines=600 acked=500 resent=12 reconnects=2 elapsed=2.000s rate=250/s");
+  EXPECT_EQ(format_summary(halfway(), std::nullopt),
+            "lines=600 sent=550 acked=500 resent=12 reconnects=2 elapsed=2.000s rate=250/s");
+}
+
+TEST(progress_display_test, summary_counts_every_line_of_a_known_total_even_if_unread) {
+  // A file of 20,000 lines whose delivery failed before its first read: lines says 20000,
+  // as the failure's "20000 of 20000 lines unacknowledged" does.
+  delivery_result nothing;
+  EXPECT_EQ(format_summary(nothing, 20'000),
+            "lines=20000 sent=0 acked=0 resent=0 reconnects=0 elapsed=0.000s rate=0/s");
 }
 
 TEST(progress_display_test, bar_shows_acked_of_total_rate_and_eta) {

@@ -86,5 +86,22 @@ TEST(unacked_window_test, counts_a_line_resent_twice_once_and_new_lines_not_at_a
   EXPECT_EQ(window.resent(), 3U);  // "2" and "3" were counted, "4" is new
 }
 
+TEST(unacked_window_test, acks_during_a_resend_leave_every_later_resend_counted) {
+  auto window = window_of(10, 5);
+  std::string out;
+  EXPECT_EQ(window.take_unsent(out, 1024), 5U);  // the first connection: all five, then lost
+  window.restart();
+  out.clear();
+  EXPECT_EQ(window.take_unsent(out, 4), 2U);  // "1" and "2" resent...
+  EXPECT_EQ(window.resent(), 2U);
+  EXPECT_TRUE(window.acknowledge());  // ...and acknowledged on this connection
+  EXPECT_TRUE(window.acknowledge());
+  out.clear();
+  EXPECT_EQ(window.take_unsent(out, 1024), 3U);  // "3", "4", "5": sent before, so resends too
+  EXPECT_EQ(out, "3\n4\n5\n");
+  EXPECT_EQ(window.resent(), 5U);
+  EXPECT_EQ(window.sent_unacknowledged(), 3U);
+}
+
 }  // namespace
 }  // namespace ringline::client

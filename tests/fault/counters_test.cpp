@@ -99,6 +99,7 @@ TEST(counters_test, sigusr1_and_exit_print_the_counters_of_the_traffic) {
       {"internal", 0},
       {"forced", 0},
       {"proxy_errors", 0},
+      {"refused_per_ip", 0},
   };
   EXPECT_EQ(live, expected);
 

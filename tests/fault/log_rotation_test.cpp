@@ -31,16 +31,19 @@ void rotate_while_delivering(bool durable) {
   }
   write_file(input, text);
 
-  std::vector<std::string> args = {"--sink", sink.string(), "--quiet"};
+  // The postrotate of docs/operations.md without systemd: the pid from --pidfile, so that the
+  // signal reaches this server and no other instance on the machine.
+  const auto pidfile = dir.file("ringline.pid");
+  std::vector<std::string> args = {"--sink", sink.string(), "--quiet", "--pidfile",
+                                   pidfile.string()};
   if (durable) {
     args.emplace_back("--durable");
   }
   auto server = start_server(args);
-  const auto pid = server.process().pid();
   const auto config = dir.file("logrotate.conf");
   write_file(config, fmt::format("{} {{\n  rotate 10\n  nocompress\n  missingok\n"
-                                 "  postrotate\n    kill -HUP {}\n  endscript\n}}\n",
-                                 sink.string(), pid));
+                                 "  postrotate\n    kill -HUP \"$(cat {})\"\n  endscript\n}}\n",
+                                 sink.string(), pidfile.string()));
   ::chmod(config.c_str(), 0644);  // logrotate refuses a configuration others may write
 
   test_support::child_options options;

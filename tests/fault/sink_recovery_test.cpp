@@ -4,6 +4,8 @@
 // unavailable while it fails, and service resumes by itself once there is room again.
 // Needs root to mount the tmpfs (CI runs as root).
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -113,6 +115,98 @@ TEST(sink_recovery_test, a_full_file_system_fails_safe_and_service_resumes_once_
   // The failure is logged once, however many attempts it took.
   EXPECT_EQ(count_of(server.process().stderr_so_far(), "sink: write failed"), 1U);
   EXPECT_EQ(server.stop(k_wait), 0) << server.process().stderr_so_far();
+}
+
+/// Sets or clears the append-only attribute (chattr +a) of `path`: then no ftruncate of it
+/// succeeds, while appends still do.
+void set_append_only(const std::filesystem::path& path, bool on) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  ASSERT_GE(fd, 0);
+  int flags = 0;
+  ASSERT_EQ(::ioctl(fd, FS_IOC_GETFLAGS, &flags), 0);
+  flags = on ? (flags | FS_APPEND_FL) : (flags & ~FS_APPEND_FL);
+  ASSERT_EQ(::ioctl(fd, FS_IOC_SETFLAGS, &flags), 0) << "tmpfs takes chattr +a since Linux 6.0";
+  ::close(fd);
+}
+
+/// Gives back `bytes` of the filler's room.
+void free_room(const std::filesystem::path& filler, std::uintmax_t bytes) {
+  std::filesystem::resize_file(filler, std::filesystem::file_size(filler) - bytes);
+}
+
+TEST(sink_recovery_test, recovery_waits_for_room_for_the_batch_that_failed) {
+  const small_tmpfs disk;
+  const auto sink = disk.file("lines.log");
+  auto server = start_server({"--sink", sink.string(), "--quiet"});
+  const auto filler = disk.file("filler");
+  ASSERT_GT(fill(filler), 0U);
+  auto victim = connect_greeted(server);
+  ASSERT_TRUE(victim);
+  victim->send_all(std::string(60'000, 'v') + "\n");
+  EXPECT_EQ(victim->read_until_eof(k_wait), k_sink_failed);
+  ASSERT_TRUE(wait_for_stderr_line(server.process(), "sink: write failed: No space left"));
+
+  // Room for a few pages, not for a batch like the one that failed: a probe of a page would
+  // call that recovered, and the next such batch would fail again.
+  free_room(filler, 16384);
+  // The probe runs every second; two of them must still find too little room.
+  EXPECT_EQ(wait_for_stderr_line(server.process(), "sink: writing again", 2500ms), std::nullopt)
+      << "recovered with room for 16 KiB after a batch of 60 KB failed";
+  auto refused = server.connect();
+  EXPECT_EQ(refused.read_until_eof(k_wait), k_unavailable);
+
+  std::filesystem::remove(filler);
+  ASSERT_TRUE(wait_for_stderr_line(server.process(), "sink: writing again"));
+  auto after = connect_greeted(server);
+  ASSERT_TRUE(after);
+  after->send_all(std::string(60'000, 'a') + "\n");
+  EXPECT_EQ(after->read_line(k_wait), k_ack);
+  after->close();
+  EXPECT_EQ(server.stop(k_wait), 0) << server.process().stderr_so_far();
+}
+
+TEST(sink_recovery_test, a_cut_that_fails_is_reported_as_such_and_done_before_recovery) {
+  const small_tmpfs disk;
+  const auto sink = disk.file("lines.log");
+  auto server = start_server({"--sink", sink.string(), "--quiet"});
+  auto before = connect_greeted(server);
+  ASSERT_TRUE(before);
+  before->send_all("written before\n");
+  ASSERT_EQ(before->read_line(k_wait), k_ack);
+  before->close();
+
+  // Room for part of the next line only, and a file that cannot be cut.
+  const auto filler = disk.file("filler");
+  ASSERT_GT(fill(filler), 0U);
+  free_room(filler, 8192);
+  set_append_only(sink, true);
+  auto victim = connect_greeted(server);
+  ASSERT_TRUE(victim);
+  victim->send_all(std::string(60'000, 'v') + "\n");
+  EXPECT_EQ(victim->read_until_eof(k_wait), k_sink_failed);
+  const auto line = wait_for_stderr_line(server.process(), "sink: write failed: No space left");
+  ASSERT_TRUE(line);
+  EXPECT_NE(line->find(" warn "), std::string::npos) << *line;
+  EXPECT_NE(line->find("cutting back to the last whole line failed too (Operation not "
+                       "permitted): "),
+            std::string::npos)
+      << *line;
+  EXPECT_EQ(line->find("bytes cut back"), std::string::npos) << *line;
+  EXPECT_GT(size_of(sink), std::string_view("written before\n").size())
+      << "the partial write stayed, as the line says";
+
+  // Recovery cuts the file first: the unacknowledged part never precedes a new line.
+  set_append_only(sink, false);
+  std::filesystem::remove(filler);
+  ASSERT_TRUE(wait_for_stderr_line(server.process(), "sink: writing again"));
+  EXPECT_EQ(read_file(sink), "written before\n");
+  auto after = connect_greeted(server);
+  ASSERT_TRUE(after);
+  after->send_all("written after\n");
+  EXPECT_EQ(after->read_line(k_wait), k_ack);
+  after->close();
+  EXPECT_EQ(server.stop(k_wait), 0) << server.process().stderr_so_far();
+  EXPECT_EQ(read_file(sink), "written before\nwritten after\n");
 }
 
 TEST(sink_recovery_test, dev_full_never_acknowledges_and_never_recovers) {

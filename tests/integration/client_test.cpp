@@ -189,6 +189,59 @@ TEST(client_test, client_and_server_meet_by_host_name) {
   EXPECT_EQ(read_file(sink), "by name\n");
 }
 
+TEST(client_test, a_server_error_is_reported_once_in_the_servers_words) {
+  // /dev/full refuses every write: the first client's line fails the sink, and from then on
+  // the server answers new connections "error: sink unavailable" instead of its greeting.
+  auto server = start_server_quietly({"--sink", "/dev/full"});
+  auto args = client_args_for(server);
+  args.insert(args.end(), {"--message", "lost"});
+  const auto failed = run_client(args);
+  EXPECT_EQ(failed.exit_code, 1) << failed.err;
+  EXPECT_EQ(failed.out, k_greeting);
+  EXPECT_EQ(failed.err, "ringline-client: server error: sink failed (0 of 1 lines acknowledged)\n");
+
+  const auto refused = run_client(args);
+  EXPECT_EQ(refused.exit_code, 1) << refused.err;
+  EXPECT_EQ(refused.out, "");
+  EXPECT_EQ(refused.err, "ringline-client: server error: sink unavailable\n");
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
+TEST(client_test, a_server_that_shuts_down_is_said_to_have_closed_the_connection) {
+  auto server = start_server_quietly({"--sink", "none"});
+  test_support::child_options options;
+  options.argv = {test_support::client_path(),   "--host", server.host(), "--port",
+                  std::to_string(server.port()), "--stdin"};
+  options.stdin_mode = test_support::stdio_mode::pipe;
+  test_support::child_process client(std::move(options));
+  ASSERT_TRUE(client.write_stdin("first\n"));
+  const std::string acked = std::string(k_greeting) + std::string(k_ack);
+  for (const test_support::deadline until(k_wait);
+       client.stdout_so_far().size() < acked.size() && !until.expired();) {
+    (void)client.read_stderr_line(std::chrono::milliseconds(50));  // pumps stdout meanwhile
+  }
+  ASSERT_EQ(client.stdout_so_far(), acked);
+
+  // Its shutdown: every line acked, then an orderly close (a FIN), while the client's input
+  // is still open. Not a reset, and not a failure to acknowledge.
+  EXPECT_EQ(server.stop(k_wait), 0);
+  EXPECT_EQ(client.wait_for_exit(k_wait), 1) << client.stderr_so_far();
+  EXPECT_EQ(client.stderr_so_far(),
+            "ringline-client: server closed the connection (1 of 1 lines acknowledged); every "
+            "line read so far acknowledged (1), the rest of the input unread\n");
+}
+
+TEST(client_test, a_server_that_closes_before_greeting_is_said_to_have_done_so) {
+  fake_server server;
+  auto client = start_client({"--port", std::to_string(server.port())});
+  server.accept(k_wait).close();
+
+  EXPECT_EQ(client.wait_for_exit(k_give_up_wait), 1) << client.stderr_so_far();
+  EXPECT_EQ(client.stderr_so_far(),
+            "ringline-client: server closed the connection before its greeting\n");
+  EXPECT_EQ(client.stdout_so_far(), "");
+}
+
 TEST(client_test, an_unknown_host_name_exits_1_naming_it) {
   const auto result = run_client({"--host", "no-such-host.invalid", "--port", "1"});
   EXPECT_EQ(result.exit_code, 1) << result.err;

@@ -279,5 +279,66 @@ TEST_F(deliver_test, with_retry_a_refused_connection_is_retried_too) {
   EXPECT_GE(parse_delivery_summary(client.err).at("reconnects"), 1U) << client.err;
 }
 
+TEST_F(deliver_test, without_a_server_the_summary_and_the_failure_count_the_same_lines) {
+  const auto input = m_dir.file("input.txt");
+  write_file(input, numbered_lines(1, 20));
+  const auto port = test_support::free_port();  // nothing listens there
+
+  const auto client =
+      run_client({"--port", std::to_string(port), "--file", input.string(), "--quiet"});
+
+  EXPECT_EQ(client.exit_code, 1) << client.err;
+  const auto summary = parse_delivery_summary(client.err);
+  EXPECT_EQ(summary.at("lines"), 20U) << client.err;  // the file's lines, though none was read
+  EXPECT_EQ(summary.at("sent"), 0U) << client.err;
+  EXPECT_EQ(summary.at("acked"), 0U) << client.err;
+  EXPECT_NE(client.err.find(fmt::format("ringline-client: cannot connect to 127.0.0.1 port {}: "
+                                        "connection refused; 20 of 20 lines unacknowledged, 20 "
+                                        "of them never sent\n",
+                                        port)),
+            std::string::npos)
+      << client.err;
+}
+
+TEST_F(deliver_test, a_sink_error_is_named_once_with_the_counts_of_the_summary) {
+  const auto input = m_dir.file("input.txt");
+  write_file(input, numbered_lines(1, 3));
+  auto server = start_server_quietly({"--sink", "/dev/full"});
+  (void)run_client({"--host", server.host(), "--port", std::to_string(server.port())});
+
+  auto args = client_args_for(server);
+  args.insert(args.end(), {"--file", input.string(), "--quiet"});
+  const auto client = run_client(args);
+
+  EXPECT_EQ(client.exit_code, 1) << client.err;
+  const auto lines = split_lines(client.err);
+  ASSERT_EQ(lines.size(), 2U) << client.err;  // the summary, then why: nothing else
+  EXPECT_EQ(parse_delivery_summary(client.err).at("lines"), 3U) << client.err;
+  EXPECT_EQ(lines[1],
+            "ringline-client: server error: sink unavailable; 3 of 3 lines unacknowledged, 3 of "
+            "them never sent")
+      << client.err;
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
+TEST_F(deliver_test, a_line_too_long_ends_delivery_at_once_whatever_retry_for) {
+  const auto input = m_dir.file("input.txt");
+  write_file(input, "short\n" + std::string(64, 'x') + "\nnever\n");
+  auto server = start_server_quietly({"--sink", "none", "--max-line-bytes", "16"});
+
+  auto args = client_args_for(server);
+  args.insert(args.end(), {"--file", input.string(), "--retry-for", "60", "--quiet"});
+  const auto client = run_client(args);
+
+  // Resending a refused line can only be refused again: no reconnect, exit 1 with the reason
+  // (with retries it would take the whole minute, past this test's time limit).
+  EXPECT_EQ(client.exit_code, 1) << client.err;
+  const auto summary = parse_delivery_summary(client.err);
+  EXPECT_EQ(summary.at("reconnects"), 0U) << client.err;
+  EXPECT_EQ(summary.at("acked"), 1U) << client.err;
+  EXPECT_NE(client.err.find("line too long"), std::string::npos) << client.err;
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
 }  // namespace
 }  // namespace ringline::integration

@@ -167,6 +167,17 @@ TEST_F(file_sink_test, second_server_on_the_same_file_exits_naming_it_and_the_ho
   (void)first.process().wait_for_exit(k_wait);
 }
 
+TEST_F(file_sink_test, two_servers_may_share_a_device_sink_such_as_dev_null) {
+  // A device holds no lines to interleave; a lock on it would let one server on the machine
+  // keep every other from using /dev/null or /dev/full.
+  auto first = start_server({"--sink", "/dev/null"}, m_dir.file("first.txt"));
+  auto second = start_server({"--sink", "/dev/null"}, m_dir.file("second.txt"));
+  send(first, "one");
+  send(second, "two");
+  EXPECT_EQ(first.stop(k_wait), 0);
+  EXPECT_EQ(second.stop(k_wait), 0);
+}
+
 TEST_F(file_sink_test, second_server_on_a_taken_port_never_touches_the_file) {
   auto first = start();
   send(first, "acked");

@@ -1,63 +1,26 @@
 // --metrics: /metrics after known traffic, checked number by number and by the real
-// `promtool check metrics`; /health while serving and while the sink fails.
+// `promtool check metrics`, summed over threads; /health and /ready while the sink fails.
 #include <gtest/gtest.h>
 
+#include <sys/resource.h>
+
+#include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <map>
+#include <set>
 #include <sstream>
+#include <thread>
+#include <vector>
 
+#include "tests/integration/metrics_support.hpp"
 #include "tests/support/deadline.hpp"
-
-#include "tests/integration/integration_support.hpp"
 #include "tests/support/socket_client.hpp"
 
 namespace ringline::integration {
 namespace {
 
 using test_support::socket_client;
-
-// The metrics port, from the startup line "metrics: serving /metrics and /health on H:P".
-std::uint16_t metrics_port(test_support::server_process& server) {
-  for (const auto& line : server.startup_lines()) {
-    const auto message = test_support::log_message(line);
-    if (message.starts_with("metrics: serving")) {
-      return static_cast<std::uint16_t>(
-          std::stoi(std::string(message.substr(message.rfind(':') + 1))));
-    }
-  }
-  ADD_FAILURE() << "no metrics line at start";
-  return 0;
-}
-
-struct http_answer {
-  std::string status_line;
-  std::string body;
-};
-
-http_answer get(std::uint16_t port, const std::string& path) {
-  auto client = socket_client::connect("127.0.0.1", port);
-  client.send_all("GET " + path + " HTTP/1.1\r\nHost: test\r\n\r\n");
-  const auto all = client.read_until_eof(k_wait);
-  const auto head_end = all.find("\r\n\r\n");
-  if (head_end == std::string::npos) {
-    return {};
-  }
-  return {all.substr(0, all.find("\r\n")), all.substr(head_end + 4)};
-}
-
-// name (with labels) -> value, for the samples of a Prometheus text body.
-std::map<std::string, double> samples(const std::string& body) {
-  std::map<std::string, double> values;
-  std::istringstream lines(body);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line.front() == '#') {
-      continue;
-    }
-    const auto space = line.rfind(' ');
-    values[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return values;
-}
 
 TEST(metrics_test, counters_after_known_traffic_and_promtool_accepts_them) {
   auto server = start_server_quietly({"--sink", "none", "--metrics", "127.0.0.1:0"});
@@ -105,6 +68,25 @@ TEST(metrics_test, counters_after_known_traffic_and_promtool_accepts_them) {
     }
   }
   EXPECT_EQ(per_thread_acks, 16);
+  EXPECT_EQ(values.at("ringline_proxy_errors_total"), 0);
+
+  // The build and the process, as Prometheus clients export them.
+  const auto version = run_program({test_support::server_path(), "--version"}, "", k_wait);
+  const auto version_text = version.out.substr(version.out.rfind(' ') + 1);
+  EXPECT_EQ(values.at(fmt::format("ringline_build_info{{version=\"{}\",backend=\"io_uring\"}}",
+                                  version_text.substr(0, version_text.find('\n')))),
+            1)
+      << answer.body;
+  EXPECT_GT(values.at("process_open_fds"), 3);
+  EXPECT_LT(values.at("process_open_fds"), 1000);
+  EXPECT_GT(values.at("process_max_fds"), 0);
+  EXPECT_GT(values.at("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GT(values.at("process_virtual_memory_bytes"), 1 << 20);
+  EXPECT_GE(values.at("process_cpu_seconds_total"), 0);
+  // Started during this test (the process is seconds old), by the wall clock.
+  const auto now = static_cast<double>(std::time(nullptr));
+  EXPECT_GT(values.at("process_start_time_seconds"), now - 60);
+  EXPECT_LE(values.at("process_start_time_seconds"), now + 1);
 
   // The real Prometheus linter, fed the body on stdin.
   const auto checked = run_program({"/usr/bin/promtool", "check", "metrics"}, answer.body, k_wait);
@@ -118,11 +100,12 @@ TEST(metrics_test, counters_after_known_traffic_and_promtool_accepts_them) {
   EXPECT_EQ(server.stop(k_wait), 0);
 }
 
-TEST(metrics_test, health_is_503_once_the_sink_fails) {
+TEST(metrics_test, health_and_ready_are_503_once_the_sink_fails) {
   auto server = start_server_quietly({"--sink", "/dev/full", "--metrics", "127.0.0.1:0"});
   const auto port = metrics_port(server);
   ASSERT_NE(port, 0);
   EXPECT_EQ(get(port, "/health").status_line, "HTTP/1.1 200 OK");
+  EXPECT_EQ(get(port, "/ready").status_line, "HTTP/1.1 200 OK");
   auto client = server.connect();
   ASSERT_EQ(client.read_line(k_wait), k_greeting);
   client.send_all("lost\n");
@@ -130,12 +113,97 @@ TEST(metrics_test, health_is_503_once_the_sink_fails) {
   const auto health = get(port, "/health");
   EXPECT_EQ(health.status_line, "HTTP/1.1 503 Service Unavailable");
   EXPECT_TRUE(health.body.starts_with("sink failing: ")) << health.body;
+  const auto ready = get(port, "/ready");
+  EXPECT_EQ(ready.status_line, "HTTP/1.1 503 Service Unavailable");
+  EXPECT_EQ(ready.body, health.body);
   const auto values = samples(get(port, "/metrics").body);
   EXPECT_EQ(values.at("ringline_sink_failing"), 1);
   EXPECT_EQ(values.at("ringline_sink_failures_total"), 1);
   EXPECT_EQ(values.at("ringline_acks_sent_total"), 0);
   client.close();
   server.stop(k_wait);
+}
+
+// Scrapes until the totals have caught up with `accepted` and `acks` (a thread counts an ack
+// right after sending it) or passed them; returns the last scrape.
+std::map<std::string, double> scrape_when_caught_up(std::uint16_t port, double accepted,
+                                                    double acks) {
+  std::map<std::string, double> values;
+  for (const test_support::deadline until(k_wait); !until.expired();) {
+    values = samples(get(port, "/metrics").body);
+    if (values["ringline_connections_accepted_total"] >= accepted &&
+        values["ringline_acks_sent_total"] >= acks) {
+      break;
+    }
+  }
+  return values;
+}
+
+// Every thread's counters reach /metrics, each thread's own: after each new connection (the
+// kernel spreads them over the 4 threads' accepts) the totals and the per-thread series add
+// up to exactly what the clients did so far. Connection k sends k + 1 lines.
+TEST(metrics_test, counters_are_summed_over_every_thread) {
+  constexpr int k_clients = 24;
+  auto server =
+      start_server_quietly({"--sink", "none", "--metrics", "127.0.0.1:0", "--threads", "4"});
+  const auto port = metrics_port(server);
+  ASSERT_NE(port, 0);
+  std::vector<socket_client> open;
+  double lines = 0;
+  std::map<std::string, double> values;
+  for (int k = 0; k < k_clients; ++k) {
+    open.push_back(server.connect());
+    auto& client = open.back();
+    ASSERT_EQ(client.read_line(k_wait), k_greeting);
+    client.send_all(repeat("x\n", static_cast<std::size_t>(k + 1)));
+    for (int j = 0; j <= k; ++j) {
+      ASSERT_EQ(client.read_line(k_wait), k_ack);
+    }
+    lines += k + 1;
+    // One connection more on one thread, whichever: a total that counts a thread twice, or
+    // misses one, is off by its count at once.
+    values = scrape_when_caught_up(port, k + 1, lines);
+    ASSERT_EQ(values["ringline_connections_accepted_total"], k + 1) << "after connection " << k;
+    ASSERT_EQ(values["ringline_acks_sent_total"], lines) << "after connection " << k;
+    ASSERT_EQ(sum_of_series(values, "ringline_thread_connections_accepted_total"), k + 1);
+    ASSERT_EQ(sum_of_series(values, "ringline_thread_acks_sent_total"), lines);
+  }
+  EXPECT_EQ(values["ringline_lines_received_total"], lines);
+  EXPECT_EQ(values["ringline_connections_active"], k_clients);
+  EXPECT_EQ(sum_of_series(values, "ringline_thread_connections_active"), k_clients);
+  // Four series, and the kernel spread the connections over more than one thread (else the
+  // sums above would prove nothing about adding threads up).
+  int threads_used = 0;
+  for (int t = 0; t < 4; ++t) {
+    const auto name = fmt::format("ringline_thread_connections_accepted_total{{thread=\"{}\"}}", t);
+    ASSERT_EQ(values.count(name), 1U) << name;
+    threads_used += values[name] > 0 ? 1 : 0;
+  }
+  EXPECT_GE(threads_used, 2);
+  open.clear();
+  EXPECT_EQ(server.stop(k_wait), 0);
+}
+
+TEST(metrics_test, proxy_errors_are_counted) {
+  auto server = start_server_quietly(
+      {"--sink", "none", "--metrics", "127.0.0.1:0", "--proxy-protocol", "--threads", "1"});
+  const auto port = metrics_port(server);
+  ASSERT_NE(port, 0);
+  auto client = server.connect();
+  client.send_all("hello\n");
+  EXPECT_EQ(client.read_until_eof(k_wait), "");
+  // The refused connection lingers (its input read and discarded) until the client closes.
+  client.close();
+  std::map<std::string, double> values;
+  for (const test_support::deadline until(k_wait); !until.expired();) {
+    values = samples(get(port, "/metrics").body);
+    if (values["ringline_proxy_errors_total"] == 1 && values["ringline_connections_active"] == 0) {
+      break;
+    }
+  }
+  EXPECT_EQ(values["ringline_proxy_errors_total"], 1);
+  EXPECT_EQ(values["ringline_connections_active"], 0);
+  EXPECT_EQ(server.stop(k_wait), 0);
 }
 
 TEST(metrics_test, a_bad_metrics_address_stops_the_start) {

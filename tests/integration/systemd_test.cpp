@@ -6,6 +6,8 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -153,14 +155,16 @@ TEST(systemd_test, every_thread_accepts_on_every_activated_socket) {
 /// server, so the pid is the server's, as systemd would set it).
 test_support::server_process start_notifying(const notify_socket& manager,
                                              const std::string& watchdog_usec,
-                                             std::vector<std::string> args) {
+                                             std::vector<std::string> args,
+                                             std::vector<std::string> env = {}) {
   child_options options;
   options.argv = {
       "/bin/sh",     "-c",     "WATCHDOG_PID=$$; export WATCHDOG_PID; exec \"$0\" \"$@\"",
       server_path(), "--port", "0",
       "--sink",      "none"};
   options.argv.insert(options.argv.end(), args.begin(), args.end());
-  options.env = {manager.env()};
+  options.env = std::move(env);
+  options.env.push_back(manager.env());
   if (!watchdog_usec.empty()) {
     options.env.push_back("WATCHDOG_USEC=" + watchdog_usec);
   }
@@ -199,14 +203,49 @@ TEST(systemd_test, notify_sends_ready_status_watchdog_and_stopping) {
   EXPECT_EQ(server.process().wait_for_exit(k_wait), 0) << server.process().stderr_so_far();
 }
 
-TEST(systemd_test, status_comes_every_few_seconds_without_being_asked) {
-  // No watchdog, no signal: the only STATUS= after READY=1's is the periodic one (5 s).
+TEST(systemd_test, status_comes_periodically_without_being_asked) {
+  // No watchdog, no signal: the only STATUS= after READY=1's is the periodic one (5 s, here
+  // shortened to 200 ms by RINGLINE_TEST_STATUS_PERIOD).
   notify_socket manager;
-  auto server = start_notifying(manager, "", {});
+  auto server = start_notifying(manager, "", {}, {"RINGLINE_TEST_STATUS_PERIOD=200ms"});
   ASSERT_TRUE(manager.wait_for("READY=1", k_wait)) << server.process().stderr_so_far();
+  const auto ready_at = std::chrono::steady_clock::now();
   const auto status = manager.receive(k_wait);
   ASSERT_TRUE(status) << "no STATUS= within " << k_wait.count() << " ms";
   EXPECT_EQ(*status, "STATUS=connections=0 lines=0");
+  // At the period, not earlier; and again after it.
+  EXPECT_GE(std::chrono::steady_clock::now() - ready_at, 150ms);
+  EXPECT_EQ(manager.receive(k_wait), "STATUS=connections=0 lines=0");
+  EXPECT_EQ(server.stop(), 0);
+}
+
+TEST(systemd_test, watchdog_pings_come_at_half_the_watchdog_interval) {
+  // systemd kills a service whose pings are WATCHDOG_USEC apart or more; sd_watchdog_enabled(3)
+  // says to ping at half of it, so a late loop turn is not fatal. The time between two pings,
+  // measured here, can only grow with a busy machine, never shrink: at least one gap of a few
+  // must be well under the interval (a loop pinging at the interval itself never is). The
+  // loop's timers fire up to a 100 ms tick late, so pings come 500-600 ms apart here, and
+  // never less than 1,000 ms apart at the interval itself.
+  constexpr auto k_interval = 1000ms;
+  notify_socket manager;
+  auto server = start_notifying(manager, "1000000", {});
+  ASSERT_TRUE(manager.wait_for("WATCHDOG=1", k_wait)) << server.process().stderr_so_far();
+  auto last = std::chrono::steady_clock::now();
+  std::vector<std::chrono::steady_clock::duration> gaps;
+  for (int beat = 0; beat < 3; ++beat) {
+    ASSERT_TRUE(manager.wait_for("WATCHDOG=1", k_wait)) << "beat " << beat;
+    const auto now = std::chrono::steady_clock::now();
+    gaps.push_back(now - last);
+    last = now;
+  }
+  std::sort(gaps.begin(), gaps.end());
+  const auto shortest = gaps.front();
+  const auto median = gaps[gaps.size() / 2];
+  EXPECT_LT(median, k_interval * 3 / 4)
+      << "pings " << std::chrono::duration_cast<std::chrono::milliseconds>(median).count()
+      << " ms apart (median) for WATCHDOG_USEC of 1 s";
+  // Not a flood either: about half the interval.
+  EXPECT_GE(shortest, k_interval * 2 / 5);
   EXPECT_EQ(server.stop(), 0);
 }
 

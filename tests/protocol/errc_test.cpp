@@ -33,6 +33,7 @@ TEST(errc_test, messages_match_the_wire_reasons) {
   EXPECT_EQ(make_error_code(errc::server_full).message(), "server full");
   EXPECT_EQ(make_error_code(errc::unexpected_reply).message(), "unexpected reply");
   EXPECT_EQ(make_error_code(errc::reply_too_long).message(), "reply too long");
+  EXPECT_EQ(make_error_code(errc::server_closed).message(), "server closed the connection");
 }
 
 TEST(errc_test, unknown_value_has_a_message) {

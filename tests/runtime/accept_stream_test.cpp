@@ -263,23 +263,52 @@ TEST_P(accept_stream_test, stop_disarms_a_stream_nobody_waits_on) {
   loop.run(scenario(&listener, multishot));
 }
 
+/// What a waiting coroutine's frame saw as it was destroyed: whether it was, whether its
+/// accept_stream still held a kernel request then, and what the loop still had in flight.
+struct frame_end {
+  bool destroyed = false;
+  bool armed = false;
+  std::size_t in_flight = 0;
+};
+
+/// Lives in the frame after the stream, so it is destroyed before the stream and records
+/// what the stream's destructor is about to face.
+class frame_end_probe {
+ public:
+  frame_end_probe(const accept_stream& stream, const event_loop& loop, frame_end* end) noexcept
+      : m_stream(stream), m_loop(loop), m_end(end) {}
+  frame_end_probe(const frame_end_probe&) = delete;
+  frame_end_probe& operator=(const frame_end_probe&) = delete;
+  ~frame_end_probe() { *m_end = {true, m_stream.armed(), m_loop.in_flight()}; }
+
+ private:
+  const accept_stream& m_stream;
+  const event_loop& m_loop;
+  frame_end* m_end;
+};
+
+task<void> wait_for_nobody(int fd, frame_end* end) {
+  accept_stream stream(fd);
+  const frame_end_probe probe(stream, event_loop::current(), end);
+  (void)co_await stream.next();
+  ADD_FAILURE() << "nothing connects; the loop's destruction must not resume it";
+}
+
 TEST_P(accept_stream_test, a_loop_destroyed_while_it_waits_drains_it_first) {
   const auto listener = listen_on_loopback();
+  frame_end end;
   {
     event_loop loop;
-    auto waiter = [](int fd) -> task<void> {
-      accept_stream stream(fd);
-      (void)co_await stream.next();
-      ADD_FAILURE() << "nothing connects; the loop's destruction must not resume it";
-    };
-    loop.spawn(waiter(listener.fd.get()));
+    loop.spawn(wait_for_nobody(listener.fd.get(), &end));
     auto started = []() -> task<void> { co_await yield(); };
     loop.run(started());
-    EXPECT_EQ(loop.in_flight(), 1U);
+    ASSERT_EQ(loop.in_flight(), 1U);
   }
-  // The frame (and the stream in it) died only after the kernel's last completion: ASan
-  // would report a write into freed memory otherwise, and the assert a request left armed.
-  SUCCEED();
+  // The loop destroyed the frame (it did not leak it), and only after the kernel's last
+  // completion for its request: the kernel would otherwise write into freed memory.
+  EXPECT_TRUE(end.destroyed);
+  EXPECT_FALSE(end.armed) << "the frame died while the kernel held its accept request";
+  EXPECT_EQ(end.in_flight, 0U);
 }
 
 TEST(accept_stream_mode_test, the_owner_prefers_a_mode_and_the_environment_overrides_it) {

@@ -1,7 +1,9 @@
 #include "runtime/frame_cache.hpp"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 
+#include <cstring>
 #include <thread>
 #include <vector>
 
@@ -29,6 +31,26 @@ TEST(frame_cache_test, a_freed_frame_is_handed_out_again_for_the_same_size_class
   }
   EXPECT_EQ(kept_frames(), kept_before);
   free_frame(again, 1020);
+}
+
+TEST(frame_cache_test, a_recycled_frame_holds_the_largest_frame_of_its_size_class) {
+  // 1,985 and 2,048 bytes share the 2,048-byte class, which no other test here uses: the frame
+  // kept for the smaller must take the larger whole, so each frame is allocated at its class
+  // size. Were it allocated at its own size, the fill below would run past its allocation
+  // into its neighbour's (and malloc_usable_size says so first).
+  constexpr std::size_t k_smallest = 1985;
+  constexpr std::size_t k_class = 2048;
+  void* first = allocate_frame(k_smallest);
+  EXPECT_GE(::malloc_usable_size(first), frame_cache_enabled() ? k_class : k_smallest);
+  std::memset(first, 0x11, k_smallest);
+  free_frame(first, k_smallest);
+  void* again = allocate_frame(k_class);
+  if (frame_cache_enabled()) {
+    EXPECT_EQ(again, first);
+  }
+  ASSERT_GE(::malloc_usable_size(again), k_class) << "a recycled frame smaller than its class";
+  std::memset(again, 0x22, k_class);
+  free_frame(again, k_class);
 }
 
 TEST(frame_cache_test, keeps_a_bounded_number_of_frames_per_size) {

@@ -28,11 +28,29 @@ TEST(http_request_test, targets_methods_and_malformed_request_lines) {
       {"GET /metrics HTTP/2\r\n\r\n", http_target::malformed},
       {"hello\n\n", http_target::malformed},
       {"GET  HTTP/1.1\r\n\r\n", http_target::malformed},
+      {"GET /ready HTTP/1.1\r\n\r\n", http_target::ready},
+      {"HEAD /ready?x=1 HTTP/1.0\r\n\r\n", http_target::ready},
   };
   for (const auto& [request, expected] : cases) {
     const auto head = parse_http_head(request);
     EXPECT_TRUE(head.complete) << request;
     EXPECT_EQ(head.target, expected) << request;
+  }
+}
+
+TEST(http_request_test, only_http_1_0_and_1_1_are_versions) {
+  for (const std::string version :
+       {"HTTP/1.1garbage", "HTTP/1.", "HTTP/1.2", "HTTP/1.1 ", "http/1.1", "HTTP/1.10"}) {
+    const auto request = "GET /metrics " + version + "\r\n\r\n";
+    EXPECT_EQ(parse_http_head(request).target, http_target::malformed) << request;
+  }
+  EXPECT_EQ(parse_http_head("GET /metrics HTTP/1.0\r\n\r\n").target, http_target::metrics);
+}
+
+TEST(http_request_test, a_target_with_a_space_or_control_character_is_malformed) {
+  for (const std::string target : {"/a b", "/metrics x", "/\tmetrics", "metrics", "/x\x7f"}) {
+    const auto request = "GET " + target + " HTTP/1.1\r\n\r\n";
+    EXPECT_EQ(parse_http_head(request).target, http_target::malformed) << request;
   }
 }
 

@@ -136,5 +136,24 @@ TEST(sink_gather_test, a_session_that_goes_quiet_delays_one_group_by_the_limit_a
   EXPECT_EQ(out->metrics().flushes, static_cast<std::uint64_t>(rounds));
 }
 
+TEST(sink_gather_test, the_gather_waits_no_longer_than_the_last_flush_took) {
+  test_support::temp_dir dir;
+  // The product's bound: the limit, but never longer than the last flush (here a flush of a
+  // small file, far below the limit).
+  std::string why;
+  auto opened =
+      sink::open(dir.file("log").string(), sink_options{.durable = true, .gather_limit = 10s}, why);
+  ASSERT_TRUE(opened) << why;
+  auto& out = **opened;
+  constexpr int rounds = 5;
+  const auto started = std::chrono::steady_clock::now();
+  runtime::event_loop loop;
+  // A session that goes quiet: every gather after the first group waits for it in vain.
+  loop.run(sessions_then_stop(&out, {{1ms, rounds}}, true));
+  const auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(took, 5s) << "a gather waited for its 10 s limit, not for the last flush's time";
+  EXPECT_EQ(count_lines(dir.file("log")), rounds + 1U);
+}
+
 }  // namespace
 }  // namespace ringline::service

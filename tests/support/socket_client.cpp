@@ -32,29 +32,37 @@ bool wait_ready(int fd, short events, int timeout_ms) {
   return n > 0;
 }
 
-}  // namespace
-
-socket_client socket_client::connect(std::string_view host, std::uint16_t port) {
+/// Fills `storage` with the IPv4 or IPv6 literal `host` (brackets allowed) and `port`; returns
+/// its length. Throws std::system_error for anything but a literal.
+socklen_t socket_address(std::string_view host, std::uint16_t port, sockaddr_storage& storage) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
   const std::string literal(host);
-  sockaddr_storage storage{};
-  socklen_t length = 0;
+  storage = {};
   auto* v4 = reinterpret_cast<sockaddr_in*>(&storage);
   auto* v6 = reinterpret_cast<sockaddr_in6*>(&storage);
   if (::inet_pton(AF_INET, literal.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
-    length = sizeof *v4;
-  } else if (::inet_pton(AF_INET6, literal.c_str(), &v6->sin6_addr) == 1) {
+    return sizeof *v4;
+  }
+  if (::inet_pton(AF_INET6, literal.c_str(), &v6->sin6_addr) == 1) {
     v6->sin6_family = AF_INET6;
     v6->sin6_port = htons(port);
-    length = sizeof *v6;
-  } else {
-    throw std::system_error(std::make_error_code(std::errc::invalid_argument),
-                            fmt::format("not an IP literal: '{}'", literal));
+    return sizeof *v6;
   }
+  throw std::system_error(std::make_error_code(std::errc::invalid_argument),
+                          fmt::format("not an IP literal: '{}'", literal));
+}
+
+}  // namespace
+
+socket_client socket_client::connect(std::string_view host, std::uint16_t port,
+                                     std::string_view source) {
+  const std::string literal(host);
+  sockaddr_storage storage{};
+  const socklen_t length = socket_address(host, port, storage);
   unique_fd fd(::socket(storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!fd) {
     throw_errno(errno, "socket");
@@ -63,6 +71,13 @@ socket_client socket_client::connect(std::string_view host, std::uint16_t port) 
   // stalls between them.
   const int one = 1;
   ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!source.empty()) {
+    sockaddr_storage from{};
+    const socklen_t from_length = socket_address(source, 0, from);
+    if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&from), from_length) != 0) {
+      throw_errno(errno, fmt::format("bind to {}", source));
+    }
+  }
   // A blocking connect() interrupted by a signal keeps going in the kernel; retrying it would
   // fail with EALREADY, so wait for writability and read SO_ERROR instead.
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&storage), length) != 0) {

@@ -20,8 +20,11 @@ namespace ringline::test_support {
 class socket_client {
  public:
   /// Connects to `host` (an IPv4 or IPv6 literal; "[::1]" brackets are accepted) and `port`,
-  /// with TCP_NODELAY set. Throws std::system_error if the address is invalid or connect fails.
-  static socket_client connect(std::string_view host, std::uint16_t port);
+  /// with TCP_NODELAY set; from `source` (a literal of the same family, any port: 127.0.0.2
+  /// is another loopback client) when it is not empty. Throws std::system_error if an address
+  /// is invalid, or bind or connect fails.
+  static socket_client connect(std::string_view host, std::uint16_t port,
+                               std::string_view source = {});
 
   /// Takes ownership of a connected stream socket.
   explicit socket_client(unique_fd fd) noexcept : m_fd(std::move(fd)) {}
