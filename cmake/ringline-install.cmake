@@ -190,7 +190,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_SERVER_PACKAGE_NAME ringline)
 # The programs' dependencies come from the libraries they link (dpkg-shlibdeps): liburing2,
-# libfmt9, libstdc++6, libc6, as Debian names them.
+# libfmt9, libsystemd0, libstdc++6, libgcc-s1, libc6, as Debian names them.
 set(CPACK_DEBIAN_SERVER_PACKAGE_SHLIBDEPS ON)
 # The configuration file is a conffile: dpkg keeps an operator's edits on upgrade and asks
 # before replacing them. CPack's DEB generator does not list files under /etc by itself, so

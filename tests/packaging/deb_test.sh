@@ -50,6 +50,10 @@ grep -qx 'ExecStart=/usr/bin/ringline-server --config /etc/ringline/ringline.con
 
 root=$work/root
 dpkg-deb -x "$deb" "$root"
+# The changelog's newest entry is this version (packaging/debian/changelog follows the project).
+version=$(dpkg-deb -f "$deb" Version)
+zcat "$root/usr/share/doc/ringline/changelog.gz" | head -1 | grep -qF "ringline ($version) " ||
+  fail "the changelog's newest entry is not $version: $(zcat "$root/usr/share/doc/ringline/changelog.gz" | head -1)"
 # With the packaged configuration file, as the unit runs it, but the sink (the service's state
 # directory there) in the test's own directory.
 "$root/usr/bin/ringline-server" --config "$root/etc/ringline/ringline.conf" --port 0 \
