@@ -4,7 +4,8 @@
 # so the server it runs exits at once), then every command of the README's install block runs
 # in the clone. The block is read from README.md, so the README cannot drift from what works.
 # Its installs go to /usr/local, as the README says, inside a private mount namespace whose
-# /usr/local is an empty tmpfs, so this machine's own /usr/local is never touched (root).
+# /usr/local is an empty tmpfs, so this machine's own /usr/local is never touched (root). The
+# tools (cmake, cpack, the compiler) must then not live in /usr/local: Debian's do not.
 #   readme_install_test.sh SOURCE_DIR
 set -euo pipefail
 source=$1
