@@ -52,10 +52,12 @@ root=$work/root
 dpkg-deb -x "$deb" "$root"
 # The changelog's newest entry is this version (packaging/debian/changelog follows the project).
 version=$(dpkg-deb -f "$deb" Version)
-zcat "$root/usr/share/doc/ringline/changelog.gz" | head -1 | grep -qF "ringline ($version) " ||
-  fail "the changelog's newest entry is not $version: $(zcat "$root/usr/share/doc/ringline/changelog.gz" | head -1)"
+newest=$(zcat "$root/usr/share/doc/ringline/changelog.gz" | sed -n 1p)
+[[ "$newest" == "ringline ($version) "* ]] || fail "the changelog's newest entry: $newest"
 # With the packaged configuration file, as the unit runs it, but the sink (the service's state
 # directory there) in the test's own directory.
+# The log exists before the loop reads it: the background job opens it only once it runs.
+: > "$work/server.log"
 "$root/usr/bin/ringline-server" --config "$root/etc/ringline/ringline.conf" --port 0 \
   --sink "$work/lines.log" 2> "$work/server.log" &
 server_pid=$!

@@ -45,6 +45,8 @@ threads=$(grep -A1 '^\\fB\\-\\-threads\\fR' <<< "$page")
 grep -q 'default: CPUs in the affinity mask' <<< "$threads" && ! grep -q '\]=' <<< "$threads" ||
   fail "the man page's --threads: $threads"
 
+# The log exists before the loop reads it: the background job opens it only once it runs.
+: > "$work/server.log"
 "$prefix/bin/ringline-server" --port 0 --sink none 2> "$work/server.log" &
 server_pid=$!
 port=
