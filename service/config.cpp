@@ -213,10 +213,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--sink", settings.sink,
                  "Where received lines go: stdout, none, or a file path (appended to)")
       ->capture_default_str();
+  // No captured default: it is this machine's CPU count, and the man page (help2man) and
+  // packaging/ringline.conf must name the rule, not the build machine's number.
   app.add_option("--threads", settings.threads,
-                 "Event loop threads (thread-per-core); default: the CPUs this process may use")
-      ->check(CLI::Range(std::size_t{1}, k_max_threads))
-      ->capture_default_str();
+                 "Event loop threads (thread-per-core); default: CPUs in the affinity mask")
+      ->check(CLI::Range(std::size_t{1}, k_max_threads));
   app.add_flag("--sink-follow-symlinks", settings.sink_follow_symlinks,
                "Open a --sink path that is a symbolic link (refused without it: whoever may "
                "write its directory could point it at any file the server may write)");

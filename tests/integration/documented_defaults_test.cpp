@@ -167,5 +167,27 @@ TEST(documented_defaults_test, operations_limits_table_shows_the_defaults_the_se
   }
 }
 
+TEST(documented_defaults_test,
+     thread_count_default_is_the_same_rule_in_help_readme_and_operations) {
+  // --threads defaults to this machine's CPU count: --help (and so the man page) names the
+  // rule, never the number of the machine that ran it, and the documents name the same rule.
+  const auto help = run_program({server_path(), "--help"});
+  ASSERT_EQ(help.exit_code, 0) << help.err;
+  EXPECT_FALSE(help_default(help.out, "--threads").has_value())
+      << "--help shows a number as --threads' default:\n"
+      << help.out;
+  const std::string rule = "CPUs in the affinity mask";
+  EXPECT_NE(help.out.find("default: " + rule), std::string::npos) << help.out;
+  const auto readme_rows = table_rows(read_file(source_dir() + "/README.md"), "--threads", 0);
+  ASSERT_EQ(readme_rows.size(), 1U);
+  ASSERT_GE(readme_rows[0].size(), 2U);
+  EXPECT_EQ(readme_rows[0][1], rule);
+  const auto limit_rows =
+      table_rows(read_file(source_dir() + "/docs/operations.md"), "--threads N", 1);
+  ASSERT_EQ(limit_rows.size(), 1U);
+  ASSERT_GE(limit_rows[0].size(), 3U);
+  EXPECT_TRUE(limit_rows[0][2].starts_with(rule)) << limit_rows[0][2];
+}
+
 }  // namespace
 }  // namespace ringline::integration

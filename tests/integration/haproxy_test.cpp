@@ -1,7 +1,9 @@
-// ringline behind the real HAProxy (Debian's haproxy), as docs/operations.md configures it:
-// TCP mode, two ringline-server --proxy-protocol instances, round robin, once with send-proxy
-// (v1) and once with send-proxy-v2. Clients come from their own loopback addresses
-// (127.0.0.11, .12, ...), and the servers must log those, not HAProxy's.
+// ringline behind the real HAProxy (Debian's haproxy), with the configuration of
+// docs/operations.md ("Behind HAProxy"), read from the document, only its ports replaced, and
+// run under the 1024 descriptors a shell gets by default: TCP mode, two ringline-server
+// --proxy-protocol instances, round robin, once as written (send-proxy, v1) and once with
+// send-proxy-v2, as the document says works the same. Clients come from their own loopback
+// addresses (127.0.0.11, .12, ...), and the servers must log those, not HAProxy's.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -10,12 +12,18 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <stdexcept>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
 #include "tests/integration/integration_support.hpp"
+#include "tests/support/notify_socket.hpp"
 #include "tests/support/socket_client.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -23,7 +31,6 @@ namespace ringline::integration {
 namespace {
 
 using test_support::child_process;
-using test_support::server_process;
 using test_support::socket_client;
 using test_support::unique_fd;
 
@@ -32,23 +39,6 @@ constexpr int k_clients = 4;
 /// Returns true if `haproxy` is found in PATH.
 bool have_haproxy() {
   return run_program({"sh", "-c", "command -v haproxy"}).exit_code == 0;
-}
-
-/// Returns a socket listening on 127.0.0.1 at a port the kernel picked, and that port. HAProxy
-/// inherits it (`bind fd@0`), so it accepts from the moment it starts: no port race and no
-/// waiting for it to be ready. Throws std::system_error.
-std::pair<unique_fd, std::uint16_t> listen_for_haproxy() {
-  unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t length = sizeof address;
-  if (!fd || ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), length) != 0 ||
-      ::listen(fd.get(), 64) != 0 ||
-      ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-    throw std::system_error(errno, std::system_category(), "listen for haproxy");
-  }
-  return {std::move(fd), ntohs(address.sin_port)};
 }
 
 /// Connects to 127.0.0.1:`port` from `source` (another loopback address, any port); throws
@@ -69,26 +59,79 @@ socket_client connect_from(const std::string& source, std::uint16_t port) {
   return socket_client(std::move(fd));
 }
 
-/// Returns HAProxy's configuration: TCP mode, the listener inherited on fd 0, and the two
-/// servers with `send_proxy` ("send-proxy" or "send-proxy-v2"), round robin, no checks.
-std::string haproxy_config(const server_process& s1, const server_process& s2,
-                           const std::string& send_proxy) {
-  return fmt::format(
-      "global\n"
-      "  maxconn 256\n"
-      "defaults\n"
-      "  mode tcp\n"
-      "  timeout connect 5s\n"
-      "  timeout client 60s\n"
-      "  timeout server 60s\n"
-      "frontend ringline\n"
-      "  bind fd@0\n"
-      "  default_backend ringline_servers\n"
-      "backend ringline_servers\n"
-      "  balance roundrobin\n"
-      "  server s1 127.0.0.1:{} {}\n"
-      "  server s2 127.0.0.1:{} {}\n",
-      s1.port(), send_proxy, s2.port(), send_proxy);
+/// Replaces every `from` in `text` by `to`; returns how many it replaced.
+int replace_all(std::string& text, std::string_view from, std::string_view to) {
+  int count = 0;
+  for (auto at = text.find(from); at != std::string::npos; at = text.find(from, at)) {
+    text.replace(at, from.size(), to);
+    at += to.size();
+    ++count;
+  }
+  return count;
+}
+
+/// Replaces every ":`from`" in `text` by ":`to`"; returns how many it replaced.
+int replace_port(std::string& text, std::string_view from, std::uint16_t to) {
+  return replace_all(text, fmt::format(":{}", from), fmt::format(":{}", to));
+}
+
+/// Returns the HAProxy configuration of docs/operations.md (the first code block under "Behind
+/// HAProxy") with its ports replaced: 10008 (HAProxy's) by `port`, 10018 and 10019 (the
+/// servers') by theirs. Empty if the document has no such block.
+std::string documented_config(std::uint16_t port, std::uint16_t s1, std::uint16_t s2) {
+  const auto doc = read_file(test_support::source_dir() + "/docs/operations.md");
+  const auto section = doc.find("\n## Behind HAProxy\n");
+  const auto open = doc.find("\n```\n", section);
+  const auto close = doc.find("\n```\n", open + 1);
+  if (section == std::string::npos || open == std::string::npos || close == std::string::npos) {
+    return {};
+  }
+  auto config = doc.substr(open + 5, close - open - 4);
+  if (replace_port(config, "10008", port) == 0 || replace_port(config, "10018", s1) == 0 ||
+      replace_port(config, "10019", s2) == 0) {
+    return {};
+  }
+  return config;
+}
+
+/// HAProxy started on the documented configuration, and the first client connected through it.
+struct haproxy_run {
+  child_process haproxy;
+  std::uint16_t port;
+  socket_client first_client;
+};
+
+/// Starts HAProxy with `config_for(port)` at a free port, under the descriptor limit of a
+/// default shell (1024), and connects a first client from `source` once it listens. A port
+/// taken between picking and binding ends HAProxy: then another port is tried.
+haproxy_run start_haproxy(const std::function<std::string(std::uint16_t)>& config_for,
+                          const std::filesystem::path& config, const std::string& source) {
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    const auto port = test_support::pick_free_port();
+    write_file(config, config_for(port));
+    test_support::child_options options;
+    options.argv = {"haproxy", "-f", config.string(), "-db"};
+    options.nofile_limit = 1024;
+    child_process haproxy(std::move(options));
+    // Until it listens (a refused connect), or until it exits: each wait ends early if it does.
+    for (int tries = 0; tries < 200; ++tries) {
+      try {
+        auto client = connect_from(source, port);
+        return {std::move(haproxy), port, std::move(client)};
+      } catch (const std::system_error& error) {
+        if (error.code().value() != ECONNREFUSED) {
+          throw;
+        }
+      }
+      if (haproxy.wait_for_exit(std::chrono::milliseconds(25))) {
+        break;  // it could not start on this port
+      }
+    }
+    if (!haproxy.exit_code()) {
+      throw std::runtime_error("haproxy did not listen within 5 s: " + haproxy.stderr_so_far());
+    }
+  }
+  throw std::runtime_error("haproxy could not start on 5 free ports");
 }
 
 /// Starts two servers and HAProxy in front of them, has k_clients clients from 127.0.0.11,
@@ -99,26 +142,29 @@ void converse_through_haproxy(const std::string& send_proxy) {
       {"--host", "127.0.0.1", "--proxy-protocol", "--sink", dir.file("s1.log").string()});
   auto s2 = start_server_quietly(
       {"--host", "127.0.0.1", "--proxy-protocol", "--sink", dir.file("s2.log").string()});
-  const auto config = dir.file("haproxy.cfg");
-  write_file(config, haproxy_config(s1, s2, send_proxy));
-  auto [listener, port] = listen_for_haproxy();
-  test_support::child_options options;
-  options.argv = {"haproxy", "-f", config.string(), "-db"};
-  options.stdin_mode = test_support::stdio_mode::descriptor;
-  options.stdin_fd = listener.get();
-  child_process haproxy(std::move(options));
-  listener.reset();  // HAProxy holds its copy; connections wait in the backlog until it accepts
-
   std::vector<socket_client> clients;
-  std::vector<std::string> sources;
-  for (int i = 0; i < k_clients; ++i) {
+  std::vector<std::string> sources{"127.0.0.11"};
+  auto run = start_haproxy(
+      [&](std::uint16_t port) {
+        auto config = documented_config(port, s1.port(), s2.port());
+        if (send_proxy != "send-proxy") {
+          replace_all(config, " send-proxy\n", " " + send_proxy + "\n");
+        }
+        return config;
+      },
+      dir.file("haproxy.cfg"), sources.front());
+  auto& haproxy = run.haproxy;
+  clients.push_back(std::move(run.first_client));
+  for (int i = 1; i < k_clients; ++i) {
     sources.push_back(fmt::format("127.0.0.{}", 11 + i));
-    clients.push_back(connect_from(sources.back(), port));
-    auto& client = clients.back();
+    clients.push_back(connect_from(sources.back(), run.port));
+  }
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    auto& client = clients[i];
     ASSERT_EQ(client.read_line(k_wait), k_greeting)
-        << sources.back() << "\n"
+        << sources[i] << "\n"
         << haproxy.stderr_so_far() << s1.process().stderr_so_far() << s2.process().stderr_so_far();
-    client.send_all(fmt::format("from {}\nagain from {}\n", sources.back(), sources.back()));
+    client.send_all(fmt::format("from {}\nagain from {}\n", sources[i], sources[i]));
     EXPECT_EQ(client.read_line(k_wait), k_ack);
     EXPECT_EQ(client.read_line(k_wait), k_ack);
   }
@@ -157,6 +203,13 @@ void converse_through_haproxy(const std::string& send_proxy) {
   for (const auto& source : sources) {
     EXPECT_EQ(count_of(lines, "again from " + source + "\n"), 1U) << lines;
   }
+}
+
+TEST(haproxy_test, the_documented_configuration_listens_on_loopback_only) {
+  const auto config = documented_config(10008, 10018, 10019);
+  ASSERT_FALSE(config.empty()) << "no HAProxy configuration under '## Behind HAProxy'";
+  EXPECT_EQ(count_of(config, "\n  bind "), 1U) << config;
+  EXPECT_EQ(count_of(config, "\n  bind 127.0.0.1:10008\n"), 1U) << config;
 }
 
 TEST(haproxy_test, send_proxy_v1_clients_get_greeting_acks_and_their_own_address_in_logs) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The shipped systemd units pass `systemd-analyze verify`, run against an install of this
-# build (ExecStart= pointed at the installed program, man pages on MANPATH, since verify
-# checks both), and the server package installs them.
+# build (man pages on MANPATH, since verify checks that Documentation= exists). The installed
+# service runs the installed program with the installed configuration file and no other flag,
+# so the file decides every setting.
 #   systemd_units_test.sh BUILD_DIR SOURCE_DIR
 set -euo pipefail
 build=$1 source=$2
@@ -16,8 +17,10 @@ for unit in ringline.socket ringline.service; do
   [ -f "$prefix/lib/systemd/system/$unit" ] || fail "$unit not installed"
   cp "$prefix/lib/systemd/system/$unit" "$work/$unit"
 done
-grep -q '^ExecStart=/usr/bin/ringline-server ' "$work/ringline.service" ||
-  fail "ExecStart= does not run /usr/bin/ringline-server"
+grep -qx "ExecStart=$prefix/bin/ringline-server --config $prefix/etc/ringline/ringline.conf" \
+  "$work/ringline.service" || fail "ExecStart= is not the installed program with its file: \
+$(grep ExecStart= "$work/ringline.service")"
+[ -f "$prefix/etc/ringline/ringline.conf" ] || fail "the unit's configuration file is not installed"
 grep -q '^Type=notify$' "$work/ringline.service" || fail "not Type=notify"
 grep -q '^SystemCallFilter=@system-service$' "$work/ringline.service" || fail "no syscall filter"
 # @system-service must still allow io_uring, or the hardened server could not start.
@@ -26,7 +29,6 @@ systemd-analyze syscall-filter @system-service | grep -qx '    @aio' ||
   fail "@system-service does not include @aio on this systemd"
 systemd-analyze syscall-filter @aio | grep -qw io_uring_setup ||
   fail "@aio does not hold io_uring_setup on this systemd"
-sed -i "s|/usr/bin/ringline-server|$prefix/bin/ringline-server|" "$work/ringline.service"
 MANPATH=$prefix/share/man systemd-analyze verify "$work/ringline.socket" \
   "$work/ringline.service" > "$work/verify.log" 2>&1 ||
   fail "systemd-analyze verify: $(cat "$work/verify.log")"
