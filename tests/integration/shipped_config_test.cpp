@@ -46,8 +46,7 @@ std::set<std::string> help_flags(std::string_view help) {
     }
     auto flag = text.substr(flag_at);
     flag = flag.substr(0, flag.find_first_of(" ,="));
-    if (flag != "--help" && flag != "--version" && flag != "--config" &&
-        flag != "--check-config") {
+    if (flag != "--help" && flag != "--version" && flag != "--config" && flag != "--check-config") {
       flags.emplace(flag);
     }
   }
