@@ -50,8 +50,11 @@ class client_limits {
   [[nodiscard]] std::size_t count(const runtime::address& client) const;
 
  private:
-  // A cache line each: threads taking slots in different shards do not share one.
-  struct alignas(64) shard {
+  // No alignas to a cache line: the server that holds this table lives in a coroutine frame,
+  // and frames get only operator new's alignment (16), so an over-aligned member would be
+  // misaligned there (UBSan: constructor call on misaligned address). Shards are touched once
+  // per accept, where sharing a line costs nothing measurable.
+  struct shard {
     mutable std::mutex lock;
     table sessions;
   };
