@@ -4,9 +4,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 #include <iterator>
 #include <sstream>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -61,7 +61,8 @@ std::string check_config_file(const std::string& path) {
   struct stat info {};
   // stat, not open: opening a FIFO would wait for a writer before anything could be said.
   if (::stat(path.c_str(), &info) != 0) {
-    return fmt::format("cannot read {}: {}", path, std::strerror(errno));
+    return fmt::format("cannot read {}: {}", path,
+                       std::error_code(errno, std::generic_category()).message());
   }
   if (!S_ISREG(info.st_mode)) {
     return fmt::format("{} is {}, not a regular file", path, file_kind(info.st_mode));

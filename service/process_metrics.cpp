@@ -115,7 +115,8 @@ std::optional<std::uint64_t> detail::list_open_fds() noexcept {
     return std::nullopt;
   }
   std::uint64_t count = 0;
-  while (const dirent* entry = ::readdir(dir)) {
+  // readdir is unsafe only on a stream shared between threads; this one is the caller's own.
+  while (const dirent* entry = ::readdir(dir)) {  // NOLINT(concurrency-mt-unsafe)
     if (entry->d_name[0] != '.') {
       ++count;
     }

@@ -160,7 +160,7 @@ TEST(config_check_test, check_config_exits_2_for_what_would_not_start) {
       {"--durable", "--sink", "/dev/null"}, {"--idle-timeout", "soon"},
   };
   for (auto args : invalid) {
-    args.push_back("--check-config");
+    args.emplace_back("--check-config");
     const auto run = run_server(args);
     EXPECT_EQ(run.exit_code, 2) << fmt::format("{}", fmt::join(args, " ")) << ": " << run.err;
     EXPECT_TRUE(run.out.empty()) << run.out;

@@ -155,7 +155,7 @@ TEST(metrics_test, counters_are_summed_over_every_thread) {
     open.push_back(server.connect());
     auto& client = open.back();
     ASSERT_EQ(client.read_line(k_wait), k_greeting);
-    client.send_all(repeat("x\n", static_cast<std::size_t>(k + 1)));
+    client.send_all(repeat("x\n", static_cast<std::size_t>(k) + 1));
     for (int j = 0; j <= k; ++j) {
       ASSERT_EQ(client.read_line(k_wait), k_ack);
     }
