@@ -33,8 +33,8 @@ class pidfile {
   [[nodiscard]] const std::string& path() const noexcept { return m_path; }
 
  private:
-  pidfile(std::string path, runtime::unique_fd locked) noexcept
-      : m_path(std::move(path)), m_locked(std::move(locked)) {}
+  pidfile(const std::string& path, runtime::unique_fd locked)
+      : m_path(path), m_locked(std::move(locked)) {}
 
   std::string m_path;
   runtime::unique_fd m_locked;  // the file written, open and flocked while this lives
