@@ -11,29 +11,11 @@
 #include <fmt/format.h>
 
 #include "runtime/duration.hpp"
+#include "service/file_kind.hpp"
 
 namespace ringline::service {
 
 namespace {
-
-const char* file_kind(mode_t mode) {
-  if (S_ISDIR(mode)) {
-    return "a directory";
-  }
-  if (S_ISCHR(mode)) {
-    return "a character device";
-  }
-  if (S_ISBLK(mode)) {
-    return "a block device";
-  }
-  if (S_ISFIFO(mode)) {
-    return "a pipe (FIFO)";
-  }
-  if (S_ISSOCK(mode)) {
-    return "a socket";
-  }
-  return "not a regular file";
-}
 
 // CLI11's reader strips one pair of quotes and trims spaces; a value it would change is
 // quoted. A '#' ends a value wherever it stands, so one that holds it cannot be written at all.

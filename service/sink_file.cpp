@@ -20,6 +20,7 @@
 #include <fmt/format.h>
 
 #include "runtime/error.hpp"
+#include "service/file_kind.hpp"
 
 namespace ringline::service {
 
@@ -102,25 +103,6 @@ runtime::result<std::uint64_t> unterminated_tail(int fd, std::uint64_t size, std
   }
   const auto newline = std::find(block.rbegin(), block.rend(), '\n');
   return static_cast<std::uint64_t>(newline - block.rbegin());
-}
-
-const char* file_kind(mode_t mode) noexcept {
-  if (S_ISDIR(mode)) {
-    return "a directory";
-  }
-  if (S_ISCHR(mode)) {
-    return "a character device";
-  }
-  if (S_ISBLK(mode)) {
-    return "a block device";
-  }
-  if (S_ISFIFO(mode)) {
-    return "a pipe (FIFO)";
-  }
-  if (S_ISSOCK(mode)) {
-    return "a socket";
-  }
-  return "not a regular file";
 }
 
 // Anyone who may replace the file may redirect or read what is acknowledged: a directory that
