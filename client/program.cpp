@@ -61,8 +61,11 @@ runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lin
 // passes io_uring over. Returns false (and has said why) when neither can run.
 bool choose_backend(const std::string& wanted) {
   try {
-    const auto decision = runtime::decide_backend(
-        runtime::parse_backend(wanted).value_or(runtime::backend_kind::automatic));
+    auto kind = runtime::parse_backend(wanted).value_or(runtime::backend_kind::automatic);
+    if (kind == runtime::backend_kind::automatic) {
+      kind = runtime::backend_from_environment();  // RINGLINE_BACKEND stands in for auto
+    }
+    const auto decision = runtime::decide_backend(kind);
     if (!decision.fallback_reason.empty()) {
       runtime::log_line(fmt::format("ringline-client: {}; using epoll", decision.fallback_reason));
     }
@@ -143,11 +146,11 @@ int run_program(int argc, const char* const* argv) {
       ->default_str(runtime::format_duration(options.timeout));
   app.add_flag("-q,--quiet", quiet,
                "Do not echo the greeting and acks on stdout (errors still go to stderr)");
-  std::string backend{runtime::backend_name(runtime::backend_from_environment())};
+  std::string backend{"auto"};
   const char* backend_help =
       "I/O backend: auto (io_uring where the kernel allows it, else epoll, with one line on "
-      "stderr saying why), io_uring or epoll; the environment variable RINGLINE_BACKEND sets "
-      "the default";
+      "stderr saying why), io_uring or epoll; the environment variable RINGLINE_BACKEND, "
+      "when set to io_uring or epoll, takes the place of auto";
   app.add_option("--backend", backend, backend_help)
       ->check(runtime::check_backend)
       ->capture_default_str();

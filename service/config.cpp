@@ -223,7 +223,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--backend", settings.backend,
                  "I/O backend: auto (io_uring where the kernel allows it, else epoll, with one "
                  "log line saying why), io_uring or epoll; the environment variable "
-                 "RINGLINE_BACKEND sets the default")
+                 "RINGLINE_BACKEND, when set to io_uring or epoll, takes the place of auto")
       ->check(runtime::check_backend)
       ->capture_default_str();
   app.add_flag("--sink-follow-symlinks", settings.sink_follow_symlinks,
@@ -320,8 +320,8 @@ runtime::event_loop_options loop_options(const config& settings) noexcept {
   const std::size_t wanted = std::min(settings.max_connections + 1024, k_most);
   return {.queue_depth = 1024,
           .completion_entries = static_cast<unsigned>(wanted),
-          .backend = runtime::parse_backend(settings.backend).value_or(
-              runtime::backend_kind::automatic)};
+          .backend =
+              runtime::parse_backend(settings.backend).value_or(runtime::backend_kind::automatic)};
 }
 
 }  // namespace ringline::service

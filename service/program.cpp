@@ -65,10 +65,10 @@ std::string describe_settings(const config& settings, const std::vector<runtime:
       "max-connections={} max-line-bytes={} idle-timeout={} line-timeout={} sink-timeout={} "
       "shutdown-grace={}",
       RINGLINE_VERSION, ::getpid(), addresses_text(where), settings.threads, settings.backend,
-      settings.sink,
-      settings.durable ? "yes" : "no", settings.max_connections, settings.max_line_bytes,
-      duration_text(settings.idle_timeout), duration_text(settings.line_timeout),
-      duration_text(settings.sink_timeout), duration_text(settings.shutdown_grace));
+      settings.sink, settings.durable ? "yes" : "no", settings.max_connections,
+      settings.max_line_bytes, duration_text(settings.idle_timeout),
+      duration_text(settings.line_timeout), duration_text(settings.sink_timeout),
+      duration_text(settings.shutdown_grace));
 }
 
 // What STATUS= says: systemctl status shows it, so it is short.
@@ -376,8 +376,12 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
 // over. Returns false (and has logged why) when neither can run.
 bool choose_backend(config& settings) {
   try {
-    const auto decision = runtime::decide_backend(
-        runtime::parse_backend(settings.backend).value_or(runtime::backend_kind::automatic));
+    auto wanted =
+        runtime::parse_backend(settings.backend).value_or(runtime::backend_kind::automatic);
+    if (wanted == runtime::backend_kind::automatic) {
+      wanted = runtime::backend_from_environment();  // RINGLINE_BACKEND stands in for auto
+    }
+    const auto decision = runtime::decide_backend(wanted);
     if (!decision.fallback_reason.empty()) {
       runtime::log(runtime::log_level::warn,
                    fmt::format("ringline-server: {}; using epoll", decision.fallback_reason));

@@ -1,11 +1,14 @@
 #include "runtime/epoll/file_worker.hpp"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <mutex>
 #include <system_error>
 
 #include "runtime/error.hpp"
@@ -21,7 +24,25 @@ int result_of(ssize_t rc) noexcept {
   return rc < 0 ? -errno : static_cast<int>(rc);
 }
 
+void do_nothing(int /*signal*/) noexcept {}
+
+// Installed once for the process, without SA_RESTART, so the interrupted call returns.
+void install_interrupt_handler() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction action {};
+    action.sa_handler = &do_nothing;
+    sigemptyset(&action.sa_mask);
+    (void)::sigaction(file_worker::interrupt_signal(), &action, nullptr);
+  });
+}
+
 }  // namespace
+
+int file_worker::interrupt_signal() noexcept {
+  // Above glibc's own real-time signals, and below what applications usually pick.
+  return SIGRTMIN + 4;
+}
 
 file_worker::file_worker() : m_event(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (!m_event) {
@@ -46,7 +67,15 @@ void file_worker::submit(io_request& request) {
     m_queue.push_back(&request);
   }
   if (!m_thread.joinable()) {
-    m_thread = std::thread([this] { run(); });
+    install_interrupt_handler();
+    m_thread = std::thread([this] {
+      // The loop's thread may block signals (for a signalfd); this one takes the interrupt.
+      sigset_t interrupt;
+      sigemptyset(&interrupt);
+      sigaddset(&interrupt, interrupt_signal());
+      (void)::pthread_sigmask(SIG_UNBLOCK, &interrupt, nullptr);
+      run();
+    });
   }
   m_wake.notify_one();
 }
@@ -55,16 +84,40 @@ bool file_worker::withdraw(io_request& request) noexcept {
   const std::lock_guard lock(m_mutex);
   const auto found = std::find(m_queue.begin(), m_queue.end(), &request);
   if (found == m_queue.end()) {
+    if (m_running == &request) {
+      m_cancel_running = true;
+      interrupt();
+    }
     return false;
   }
   m_queue.erase(found);
   return true;
 }
 
+bool file_worker::interrupt_again() noexcept {
+  if (!m_cancel_running.load(std::memory_order_relaxed)) {
+    return false;
+  }
+  const std::lock_guard lock(m_mutex);
+  if (m_running == nullptr || !m_cancel_running) {
+    return false;
+  }
+  interrupt();
+  return true;
+}
+
+void file_worker::interrupt() noexcept {
+  (void)::pthread_kill(m_thread.native_handle(), interrupt_signal());
+}
+
 void file_worker::withdraw_all(std::vector<io_request*>& out) {
   const std::lock_guard lock(m_mutex);
   out.insert(out.end(), m_queue.begin(), m_queue.end());
   m_queue.clear();
+  if (m_running != nullptr) {
+    m_cancel_running = true;
+    interrupt();
+  }
 }
 
 void file_worker::take_done(std::vector<done>& out) {
@@ -84,9 +137,12 @@ void file_worker::run() noexcept {
     }
     io_request* request = m_queue.front();
     m_queue.pop_front();
+    m_running = request;
+    m_cancel_running = false;
     lock.unlock();
     const int res = perform(*request);
     lock.lock();
+    m_running = nullptr;
     try {
       m_done.push_back({request, res});
     } catch (...) {
@@ -124,6 +180,10 @@ int file_worker::perform(const io_request& request) noexcept {
     }
     if (res != -EINTR) {
       return res;
+    }
+    const std::lock_guard lock(m_mutex);
+    if (m_cancel_running) {
+      return -ECANCELED;
     }
   }
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -20,7 +21,9 @@ namespace ringline::runtime::detail {
 ///
 /// One request at a time runs, in the order submitted: writes to the sink keep their order.
 /// Started at the first request; stopped and joined when destroyed (after the request
-/// running, if any).
+/// running, if any). A request that runs can be cancelled as io_uring's worker threads are:
+/// a signal (k_interrupt_signal, whose handler does nothing) interrupts its system call, so a
+/// write into a FIFO nobody reads ends with EINTR instead of blocking shutdown forever.
 class file_worker {
  public:
   /// A finished request and its result (a byte count or -errno).
@@ -39,16 +42,25 @@ class file_worker {
 
   /// Queues `request`. Throws std::system_error when the thread cannot start.
   void submit(io_request& request);
-  /// Takes `request` back if it has not started; returns false when it runs or ran.
+  /// Takes `request` back if it has not started; returns false when it runs or ran. A running
+  /// request is interrupted instead: it ends soon with what it did, or -ECANCELED.
   bool withdraw(io_request& request) noexcept;
-  /// Takes back every request that has not started, into `out`.
+  /// Interrupts the running request again if it was cancelled and still runs (the signal may
+  /// have come just before its system call began).
+  /// Returns true when it did (the caller should come back soon to try again).
+  bool interrupt_again() noexcept;
+  /// The signal that interrupts the worker's system calls.
+  static int interrupt_signal() noexcept;
+  /// Takes back every request that has not started, into `out`, and interrupts the running
+  /// one.
   void withdraw_all(std::vector<io_request*>& out);
   /// Moves the finished requests into `out`, oldest first.
   void take_done(std::vector<done>& out);
 
  private:
   void run() noexcept;
-  static int perform(const io_request& request) noexcept;
+  int perform(const io_request& request) noexcept;
+  void interrupt() noexcept;
 
   unique_fd m_event;
   std::mutex m_mutex;
@@ -56,6 +68,9 @@ class file_worker {
   std::deque<io_request*> m_queue;
   std::vector<done> m_done;
   bool m_stop = false;
+  io_request* m_running = nullptr;
+  // Set under m_mutex; read without it by interrupt_again(), on every turn of the loop.
+  std::atomic<bool> m_cancel_running{false};
   std::thread m_thread;
 };
 

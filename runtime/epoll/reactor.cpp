@@ -23,6 +23,7 @@ constexpr std::uint64_t k_worker_tag = std::numeric_limits<std::uint64_t>::max()
 // at once (a send into an empty buffer) are delivered in the same turn, up to this many, so
 // a request/response costs no extra epoll_wait, yet nothing can keep the loop from waiting.
 constexpr std::size_t k_deliver_per_turn = 4096;
+constexpr std::chrono::nanoseconds k_interrupt_again = std::chrono::milliseconds(50);
 
 }  // namespace
 
@@ -140,13 +141,19 @@ void epoll_backend::wait(std::optional<std::chrono::nanoseconds> timeout) {
                                     m_sleepers.begin()->first - std::chrono::steady_clock::now()));
     timeout = timeout ? std::min(*timeout, until) : until;
   }
+  if (m_worker.interrupt_again()) {
+    // A cancelled file operation still runs: the signal may have come before its system
+    // call began, so it is sent again until the operation ends.
+    timeout = std::min(timeout.value_or(k_interrupt_again), k_interrupt_again);
+  }
   timespec limit{};
   if (timeout) {
     limit.tv_sec = static_cast<time_t>(timeout->count() / 1'000'000'000);
     limit.tv_nsec = static_cast<long>(timeout->count() % 1'000'000'000);
   }
-  const int count = ::epoll_pwait2(m_epoll.get(), m_events.data(), static_cast<int>(m_events.size()),
-                                   timeout ? &limit : nullptr, nullptr);
+  const int count =
+      ::epoll_pwait2(m_epoll.get(), m_events.data(), static_cast<int>(m_events.size()),
+                     timeout ? &limit : nullptr, nullptr);
   if (count < 0 && errno != EINTR) {
     throw std::system_error(last_errno(), "epoll_pwait2");
   }
@@ -238,8 +245,8 @@ void epoll_backend::forget(int fd) noexcept {
   }
   auto& state = m_descriptors[static_cast<std::size_t>(fd)];
   // A request left waiting on a closed descriptor would wait forever: it ends now.
-  for (io_request* list : {std::exchange(state.readers, nullptr),
-                           std::exchange(state.writers, nullptr)}) {
+  for (io_request* list :
+       {std::exchange(state.readers, nullptr), std::exchange(state.writers, nullptr)}) {
     while (list != nullptr) {
       io_request* request = std::exchange(list, list->m_next);
       request->m_next = nullptr;
@@ -257,8 +264,8 @@ bool epoll_backend::cancel_all(std::chrono::nanoseconds limit) noexcept {
   const auto deadline = std::chrono::steady_clock::now() + limit;
   try {
     for (auto& state : m_descriptors) {
-      for (io_request* list : {std::exchange(state.readers, nullptr),
-                               std::exchange(state.writers, nullptr)}) {
+      for (io_request* list :
+           {std::exchange(state.readers, nullptr), std::exchange(state.writers, nullptr)}) {
         while (list != nullptr) {
           io_request* request = std::exchange(list, list->m_next);
           request->m_next = nullptr;
@@ -277,7 +284,8 @@ bool epoll_backend::cancel_all(std::chrono::nanoseconds limit) noexcept {
       complete(*request, -ECANCELED);
     }
     while (m_in_flight > 0 && std::chrono::steady_clock::now() < deadline) {
-      // What is left runs on the file worker (withdrawn by cancel() if still queued).
+      // What is left runs on the file worker, cancelled by now: interrupted until it ends.
+      m_worker.interrupt_again();
       wait(std::chrono::milliseconds(100));
       deliver();
     }

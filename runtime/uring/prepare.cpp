@@ -12,8 +12,8 @@ void uring_backend::start(io_request& request) {
   io_uring_sqe* sqe = acquire_sqe();
   char* data = request.m_data + request.m_done;
   // One submission moves at most 4 GiB - 1; sends and writes resubmit for the rest.
-  const auto remaining = static_cast<unsigned>(std::min<std::size_t>(
-      request.m_size - request.m_done, std::numeric_limits<unsigned>::max()));
+  const auto remaining = static_cast<unsigned>(
+      std::min<std::size_t>(request.m_size - request.m_done, std::numeric_limits<unsigned>::max()));
   const int fd = request.m_fd;
   switch (request.m_kind) {
     case io_kind::accept:

@@ -15,7 +15,8 @@
 
 namespace ringline::runtime::detail {
 
-static_assert(k_completion_buffer == IORING_CQE_F_BUFFER && k_completion_more == IORING_CQE_F_MORE &&
+static_assert(k_completion_buffer == IORING_CQE_F_BUFFER &&
+                  k_completion_more == IORING_CQE_F_MORE &&
                   k_buffer_shift == IORING_CQE_BUFFER_SHIFT,
               "completion flags are io_uring's, passed on untouched");
 

@@ -72,10 +72,19 @@ TEST(metrics_test, counters_after_known_traffic_and_promtool_accepts_them) {
 
   // The build and the process, as Prometheus clients export them.
   const auto version = run_program({test_support::server_path(), "--version"}, "", k_wait);
-  const auto version_text = version.out.substr(version.out.rfind(' ') + 1);
-  EXPECT_EQ(values.at(fmt::format("ringline_build_info{{version=\"{}\",backend=\"io_uring\"}}",
-                                  version_text.substr(0, version_text.find('\n')))),
+  const auto first_line = version.out.substr(0, version.out.find('\n'));
+  const auto version_text = first_line.substr(first_line.rfind(' ') + 1);
+  // The backend the start-up line names: io_uring, or epoll (RINGLINE_BACKEND=epoll).
+  const auto& announcement = server.startup_lines().back();
+  const auto backend_at = announcement.find(" backend=");
+  ASSERT_NE(backend_at, std::string::npos) << announcement;
+  const auto backend = announcement.substr(
+      backend_at + 9, announcement.find(' ', backend_at + 1) - (backend_at + 9));
+  EXPECT_EQ(values.at(fmt::format("ringline_build_info{{version=\"{}\",backend=\"{}\"}}",
+                                  version_text, backend)),
             1)
+      << answer.body;
+  EXPECT_EQ(values.at(fmt::format("ringline_backend_info{{backend=\"{}\"}}", backend)), 1)
       << answer.body;
   EXPECT_GT(values.at("process_open_fds"), 3);
   EXPECT_LT(values.at("process_open_fds"), 1000);
