@@ -248,7 +248,7 @@ finished_run expect_client_delivers_on_epoll(const refusal& refused, std::vector
   std::vector<std::string> client_args = {"--backend", "auto",   "--host",
                                           "127.0.0.1", "--port", std::to_string(server.port())};
   client_args.insert(client_args.end(), args.begin(), args.end());
-  const auto result = run(&refused, test_support::client_path(), client_args);
+  auto result = run(&refused, test_support::client_path(), client_args);
 
   EXPECT_EQ(result.exit_code, 0) << result.stderr_text;
   EXPECT_EQ(result.stdout_text, out);
