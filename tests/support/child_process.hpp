@@ -28,6 +28,10 @@ enum class stdio_mode {
 struct child_options {
   /// Program and arguments; argv[0] is a path, or a name looked up in PATH when it has no '/'.
   std::vector<std::string> argv;
+  /// A command that runs argv, put before it at exec: `{"env", "-u", "NAME"}` or
+  /// ringline-without-io-uring and its errno. argv keeps naming the program under test, so
+  /// what looks at argv.front() (apply_test_threads, messages) sees that program. Empty: none.
+  std::vector<std::string> wrapper;
   /// Extra environment entries as "NAME=value"; they replace inherited entries of the same name.
   std::vector<std::string> env;
   /// When set, the child applies setrlimit(RLIMIT_NOFILE) with this soft and hard limit

@@ -169,6 +169,8 @@ spawned_child spawn(child_options& options) {
   if (options.argv.empty()) {
     throw std::invalid_argument("child_process: argv is empty");
   }
+  options.argv.insert(options.argv.begin(), options.wrapper.begin(), options.wrapper.end());
+  options.wrapper.clear();
   exec_plan plan;
   plan.program = resolve_program(options.argv.front());
   plan.argv = to_pointers(options.argv);

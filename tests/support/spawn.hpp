@@ -20,7 +20,7 @@ struct spawned_child {
 /// Throws std::invalid_argument for an empty argv, a file mode on stdin/stderr or a descriptor
 /// mode on stdout/stderr, and std::system_error if a pipe or file cannot be opened, fork
 /// fails, or exec fails (with the child's errno; that child is reaped before the throw).
-/// `options.argv` is used in place.
+/// `options.argv` is used in place, with `options.wrapper` moved in front of it.
 spawned_child spawn(child_options& options);
 
 }  // namespace ringline::test_support::detail

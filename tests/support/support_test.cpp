@@ -104,6 +104,15 @@ TEST(child_process_test, passes_environment_and_nofile_limit) {
   EXPECT_EQ(child.wait_for_exit(5s), 0);
 }
 
+TEST(child_process_test, runs_the_program_under_its_wrapper) {
+  child_options options;
+  options.wrapper = {"env", "-u", "RINGLINE_SUPPORT_UNSET", "RINGLINE_SUPPORT_WRAPPED=yes"};
+  options.env = {"RINGLINE_SUPPORT_UNSET=still here"};
+  auto child = shell("echo \"$RINGLINE_SUPPORT_WRAPPED[$RINGLINE_SUPPORT_UNSET]\"", options);
+  EXPECT_EQ(child.read_stdout_all(5s), "yes[]\n");
+  EXPECT_EQ(child.wait_for_exit(5s), 0);
+}
+
 TEST(child_process_test, redirects_stdout_to_a_file) {
   temp_dir dir;
   child_options options;
@@ -161,6 +170,15 @@ TEST(server_process_test, waits_for_the_announcement_and_stops) {
   EXPECT_EQ(server.port(), 4242);
   EXPECT_EQ(server.startup_lines(),
             (std::vector<std::string>{"starting", "listening on [::1]:4242"}));
+  EXPECT_EQ(server.stop(), 128 + SIGTERM);
+}
+
+TEST(server_process_test, starts_a_wrapped_server) {
+  child_options options;
+  options.wrapper = {"env", "RINGLINE_SUPPORT_ANNOUNCE=listening on 127.0.0.1:4243"};
+  options.argv = {"/bin/sh", "-c", "echo \"$RINGLINE_SUPPORT_ANNOUNCE\" >&2; exec sleep 30"};
+  auto server = server_process::start(std::move(options));
+  EXPECT_EQ(server.port(), 4243);
   EXPECT_EQ(server.stop(), 128 + SIGTERM);
 }
 

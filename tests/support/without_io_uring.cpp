@@ -1,48 +1,51 @@
-// Runs a program with io_uring_setup refused, the way container seccomp profiles (Docker's
-// default) and old kernels refuse it: `without_io_uring EPERM|ENOSYS program args...`.
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
+// Runs a program with io_uring refused, the way container seccomp profiles and kernels refuse
+// it: `ringline-without-io-uring EPERM|ENOSYS program args...`.
+//
+// EPERM is what Docker 25+ and containerd 2.0 (Kubernetes' RuntimeDefault) answer, ENOSYS what
+// Podman's default profile and a kernel without io_uring answer. Like those profiles, the filter
+// refuses all three io_uring syscalls, not only io_uring_setup, so a program cannot get past a
+// refused setup with a ring it did not make. libseccomp builds the filter for the machine's
+// architecture (the syscall numbers and the audit arch check), as the container runtimes do.
+#include <seccomp.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstddef>
 #include <cstdio>
 #include <cstring>
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
+  int error = 0;
+  if (argc >= 3 && std::strcmp(argv[1], "EPERM") == 0) {
+    error = EPERM;
+  } else if (argc >= 3 && std::strcmp(argv[1], "ENOSYS") == 0) {
+    error = ENOSYS;
+  } else {
     (void)std::fprintf(stderr, "usage: %s EPERM|ENOSYS program [args...]\n", argv[0]);
     return 2;
   }
-  const unsigned error = std::strcmp(argv[1], "ENOSYS") == 0 ? ENOSYS : EPERM;
-  // Only x86_64 and aarch64 syscall numbers are known here.
-#if defined(__x86_64__)
-  constexpr unsigned arch = AUDIT_ARCH_X86_64;
-#elif defined(__aarch64__)
-  constexpr unsigned arch = AUDIT_ARCH_AARCH64;
-#else
-  constexpr unsigned arch = 0;
-#endif
-  if (arch == 0) {
-    (void)std::fprintf(stderr, "%s: unsupported architecture\n", argv[0]);
+
+  // Everything else is allowed; seccomp_load() sets no_new_privs itself (SCMP_FLTATR_CTL_NNP
+  // is on by default), which an unprivileged process needs to install a filter.
+  scmp_filter_ctx filter = seccomp_init(SCMP_ACT_ALLOW);
+  if (filter == nullptr) {
+    (void)std::fprintf(stderr, "%s: seccomp_init failed\n", argv[0]);
     return 125;
   }
-  sock_filter filter[] = {
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, arch, 1, 0),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
-      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (error & SECCOMP_RET_DATA)),
-      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-  };
-  sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
-      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    std::perror("seccomp");
+  const int syscalls[] = {SCMP_SYS(io_uring_setup), SCMP_SYS(io_uring_enter),
+                          SCMP_SYS(io_uring_register)};
+  int rc = 0;
+  for (const int syscall : syscalls) {
+    if (rc == 0) {
+      rc = seccomp_rule_add(filter, SCMP_ACT_ERRNO(static_cast<unsigned>(error)), syscall, 0);
+    }
+  }
+  if (rc == 0) {
+    rc = seccomp_load(filter);
+  }
+  seccomp_release(filter);
+  if (rc != 0) {
+    // libseccomp returns a negated errno.
+    (void)std::fprintf(stderr, "%s: seccomp: %s\n", argv[0], std::strerror(-rc));
     return 125;
   }
   execv(argv[2], argv + 2);
