@@ -34,7 +34,9 @@ if [ "${RINGLINE_CONTAINER_TEST_NAMESPACE:-}" != 1 ]; then
 fi
 
 # runc creates each container's cgroups under /sys/fs/cgroup (podman's cgroupfs manager).
-if ! findmnt -rn -t cgroup,cgroup2 -o TARGET | grep -q '^/sys/fs/cgroup'; then
+# (The list in a variable: grep -q closing a pipe early fails the pipeline under pipefail.)
+cgroup_mounts=$(findmnt -rn -t cgroup,cgroup2 -o TARGET)
+if ! grep -q '^/sys/fs/cgroup' <<<"$cgroup_mounts"; then
   log "no cgroup mounted under /sys/fs/cgroup; mounting the kernel's hierarchies in this namespace"
   mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
   # Version 1 hierarchies: the controllers /proc/cgroups puts in each (hierarchy 0: none).
@@ -71,7 +73,7 @@ if [ ! -f "$base_tar" ]; then
   root_build=$(mktemp -d "$cache/root.XXXXXX")
   # Removed on failure too; nothing is mounted in it once debootstrap has returned.
   trap 'rm -rf --one-file-system "$root_build"' EXIT
-  if ! timeout 900 debootstrap --variant=minbase bookworm "$root_build/root" "$mirror" \
+  if ! timeout 600 debootstrap --variant=minbase bookworm "$root_build/root" "$mirror" \
     >"$root_build/debootstrap.log" 2>&1; then
     tail -n 30 "$root_build/debootstrap.log" >&2
     fail "debootstrap failed"
@@ -120,7 +122,7 @@ timeout 300 "${podman[@]}" import "$base_tar" localhost/debian:bookworm >"$work/
 context=$work/context
 (cd "$build" && timeout 300 cpack -G DEB -D CPACK_COMPONENTS_ALL=server -B "$work/packages") \
   >"$work/cpack.log" 2>&1 || fail "cpack failed: $(tail -n 20 "$work/cpack.log")"
-deb=$(ls "$work"/packages/ringline_*.deb 2>/dev/null | head -n 1)
+deb=$(find "$work/packages" -maxdepth 1 -name 'ringline_*.deb' | head -n 1)
 [ -n "$deb" ] || fail "cpack made no ringline_*.deb: $(ls "$work/packages")"
 mkdir -p "$context"
 cp "$deb" "$source/packaging/container/Containerfile" "$context/"
@@ -154,8 +156,8 @@ run() {
     -v "$volume:/var/lib/ringline" "$@" \
     localhost/ringline:test --host 127.0.0.1 --port 0 --threads 1 >/dev/null 2>"$work/$name.run.log" ||
     fail "$name: podman run failed: $(cat "$work/$name.run.log")"
-  local port= state=
-  for _ in $(seq 300); do
+  local port='' state='' deadline=$(($(date +%s) + 30))
+  while (($(date +%s) < deadline)); do
     timeout 30 "${podman[@]}" logs "$container" >"$work/$name.log" 2>&1 || true
     port=$(sed -n 's/.* listening on 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$work/$name.log")
     [ -n "$port" ] && break
@@ -175,6 +177,9 @@ run() {
   # Acknowledged, so on disk (the packaged configuration is durable) in the host's directory.
   [ "$(cat "$volume/lines.log" 2>/dev/null)" = "$line" ] ||
     fail "$name: the volume's lines.log holds: $(cat "$volume/lines.log" 2>&1)"
+  # Written by the image's own user, not root.
+  [ "$(stat -c %u:%g "$volume/lines.log")" = 999:999 ] ||
+    fail "$name: lines.log is owned by $(stat -c %u:%g "$volume/lines.log"), not ringline (999:999)"
 
   # podman stop sends the image's STOPSIGNAL (SIGTERM): a drain and exit 0, well before the
   # 10 s after which podman would kill it.
