@@ -1,7 +1,5 @@
 #include "runtime/accept_stream.hpp"
 
-#include <liburing.h>
-
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -43,10 +41,14 @@ std::uint64_t descriptor_limit() noexcept {
 }  // namespace
 
 accept_stream::accept_stream(int listen_fd, cancellation* cancel, accept_mode preferred)
-    : operation{&on_complete},
-      m_listen_fd(listen_fd),
-      m_cancel(cancel),
-      m_multishot(use_multishot(preferred)) {}
+    : m_cancel(cancel), m_multishot(use_multishot(preferred)) {
+  m_on_complete = &on_complete;
+  m_fd = listen_fd;
+  m_msg_flags = SOCK_CLOEXEC;
+  m_kind = m_multishot ? detail::io_kind::accept_multishot : detail::io_kind::accept;
+  m_data = reinterpret_cast<char*>(&m_address);
+  m_size = sizeof m_address;
+}
 
 accept_stream::~accept_stream() {
   assert(!m_armed && "destroyed while the kernel holds its request; co_await stop() first");
@@ -60,6 +62,7 @@ bool accept_stream::cancel_requested() const noexcept {
 void accept_stream::close_queued() noexcept {
   for (const int each : m_ready) {
     if (each >= 0) {
+      detail::forget_descriptor(each);
       (void)::close(each);
     }
   }
@@ -67,20 +70,13 @@ void accept_stream::close_queued() noexcept {
 }
 
 void accept_stream::arm() {
-  auto& loop = event_loop::current();
-  io_uring_sqe* sqe = loop.acquire_sqe();
+  event_loop::current().start(*this);
   if (m_multishot) {
-    io_uring_prep_multishot_accept(sqe, m_listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     // The kernel reads the limit when it prepares the request, at the next submission.
     m_armed_limit = descriptor_limit();
     m_limit_checked = std::chrono::steady_clock::now();
     m_highest_fd = -1;
-  } else {
-    m_address_size = sizeof m_address;
-    io_uring_prep_accept(sqe, m_listen_fd, reinterpret_cast<sockaddr*>(&m_address), &m_address_size,
-                         SOCK_CLOEXEC);
   }
-  io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
   m_armed = true;
   m_pausing = false;
   if (m_cancel != nullptr) {
@@ -113,7 +109,7 @@ void accept_stream::pause() noexcept {
 void accept_stream::on_complete(operation& self, int res, std::uint32_t flags) noexcept {
   auto& stream = static_cast<accept_stream&>(self);
   auto& loop = event_loop::current();
-  const bool more = (flags & IORING_CQE_F_MORE) != 0;
+  const bool more = (flags & detail::k_completion_more) != 0;
   if (!more) {
     stream.m_armed = false;
     if (stream.m_cancel != nullptr) {
@@ -124,6 +120,7 @@ void accept_stream::on_complete(operation& self, int res, std::uint32_t flags) n
     // Accepted after the owner said stop: closed unanswered, as a connection still in the
     // backlog is when the listener closes.
     if (res >= 0) {
+      detail::forget_descriptor(res);
       (void)::close(res);
     }
     if (!stream.m_armed && !loop.draining() && stream.m_waiter) {
@@ -141,6 +138,7 @@ void accept_stream::on_complete(operation& self, int res, std::uint32_t flags) n
       stream.m_ready.push_back(res);
     } catch (const std::bad_alloc&) {
       if (res >= 0) {
+        detail::forget_descriptor(res);
         (void)::close(res);  // no room to keep it: the client sees a close, not a hang
       }
     }

@@ -26,7 +26,7 @@ enum class accept_mode : std::uint8_t {
 ///
 /// Where the kernel has it (event_loop::features().multishot_accept), one multishot accept
 /// stays armed: the kernel posts a completion per connection, which waits in this object
-/// until next() takes it. A completion without IORING_CQE_F_MORE disarms it (an error such as
+/// until next() takes it. A completion without k_completion_more disarms it (an error such as
 /// EMFILE, which next() then yields, or the kernel dropping the request); the next call to
 /// next() arms it again. Without the feature, when the owner prefers it, or when the
 /// environment variable RINGLINE_SINGLESHOT_ACCEPT=1 is set, each next() submits one
@@ -51,7 +51,7 @@ enum class accept_mode : std::uint8_t {
 /// yields operation_canceled once the kernel's last completion has arrived, and stop() waits
 /// for that from anywhere. Connections still queued are closed. Used on the thread of its
 /// event loop only; does not own the listening socket.
-class accept_stream : private detail::operation {
+class accept_stream : private detail::io_request {
  public:
   /// Connections waiting in the queue at which the stream stops asking the kernel for more.
   static constexpr std::size_t k_pause_at = 128;
@@ -118,7 +118,6 @@ class accept_stream : private detail::operation {
   [[nodiscard]] bool limit_lowered(int accepted_fd) noexcept;
   void pause() noexcept;
 
-  int m_listen_fd;
   cancellation* m_cancel;
   bool m_multishot;
   bool m_armed = false;
@@ -131,7 +130,6 @@ class accept_stream : private detail::operation {
   // given none, as every connection it accepts would overwrite the same buffer before the
   // completions are read; next() asks getpeername() instead.
   sockaddr_storage m_address{};
-  socklen_t m_address_size = 0;
   // Multishot only: the soft RLIMIT_NOFILE when the request was armed, and when it was last
   // compared with the current one.
   std::uint64_t m_armed_limit = 0;

@@ -5,18 +5,22 @@
 #include <memory>
 #include <span>
 #include <utility>
+#include <vector>
 
 #include "runtime/result.hpp"
-
-struct io_uring_buf_ring;
 
 namespace ringline::runtime {
 
 class event_loop;
+namespace detail {
+class uring_backend;
+class epoll_backend;
+}  // namespace detail
 
-/// A ring of equal-sized receive buffers the kernel picks from when data arrives
-/// (IORING_REGISTER_PBUF_RING, Linux 5.19), so a connection waiting for input holds no
-/// buffer of its own: memory follows the traffic, not the number of connections.
+/// A ring of equal-sized receive buffers the backend picks from when data arrives, so a
+/// connection waiting for input holds no buffer of its own: memory follows the traffic, not
+/// the number of connections. On io_uring the kernel picks (IORING_REGISTER_PBUF_RING, Linux
+/// 5.19); on epoll the backend does, as it receives once the socket is readable.
 ///
 /// Owned by the caller; registered with one event_loop, used on its thread only, and
 /// destroyed before that loop. Buffers are lent out as received_buffer and come back when
@@ -39,20 +43,31 @@ class buffer_ring {
 
   /// For received_buffer and io.cpp: the memory of buffer `id`; counting it as lent.
   [[nodiscard]] char* lend(std::uint16_t id) noexcept;
-  /// Hands buffer `id` back to the kernel.
+  /// Hands buffer `id` back to the backend.
   void give_back(std::uint16_t id) noexcept;
 
+  /// For the backends: the memory of buffer `id`.
+  [[nodiscard]] char* memory_of(std::uint16_t id) const noexcept {
+    return m_memory.get() + static_cast<std::size_t>(id) * m_buffer_size;
+  }
+  [[nodiscard]] unsigned count() const noexcept { return m_count; }
+
  private:
+  friend class detail::uring_backend;
+  friend class detail::epoll_backend;
   buffer_ring(event_loop& loop, std::uint16_t group, unsigned count, std::size_t buffer_size);
 
   event_loop& m_loop;
   std::uint16_t m_group;
   unsigned m_count;
   std::size_t m_buffer_size;
-  io_uring_buf_ring* m_ring = nullptr;  // mmap'ed, shared with the kernel
   std::unique_ptr<char[]> m_memory;
   unsigned m_lent = 0;
   bool m_registered = false;
+  // io_uring: the ring of buffer descriptors, mmap'ed and shared with the kernel.
+  void* m_kernel_ring = nullptr;
+  // epoll: the ids of the buffers not lent out, the next to lend last.
+  std::vector<std::uint16_t> m_free;
 };
 
 /// A buffer lent by a buffer_ring and the bytes received into it; hands the buffer back to

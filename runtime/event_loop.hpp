@@ -12,18 +12,17 @@
 #include <system_error>
 #include <vector>
 
+#include "runtime/backend.hpp"
 #include "runtime/operation.hpp"
 #include "runtime/task.hpp"
 #include "runtime/timer_wheel.hpp"
 
-struct io_uring;
-struct io_uring_sqe;
-
 namespace ringline::runtime {
 
-/// Thrown by the event_loop constructor when the kernel refuses io_uring (ENOSYS: kernel too
-/// old or built without it; EPERM: kernel.io_uring_disabled or a seccomp profile). what() is
-/// one line naming the cause and the remedy, fit to print as it is.
+/// Thrown by the event_loop constructor when io_uring was asked for and the kernel refuses it
+/// (ENOSYS: kernel too old or built without it; EPERM: kernel.io_uring_disabled or a seccomp
+/// profile; EINVAL, or an opcode missing: too old). what() is one line naming the cause and
+/// the remedy, fit to print as it is. backend_kind::automatic takes epoll instead.
 class io_uring_unavailable : public std::system_error {
  public:
   io_uring_unavailable(std::error_code error, std::string message)
@@ -34,9 +33,12 @@ class io_uring_unavailable : public std::system_error {
   std::string m_message;
 };
 
-/// What the kernel offered when the ring was set up, probed once.
+/// What the kernel offered when the loop was set up, probed once.
 struct ring_features {
-  /// Which setup flags the ring got: "single_issuer+defer_taskrun", "coop_taskrun" or "none".
+  /// The backend the loop runs on: io_uring or epoll, never automatic.
+  backend_kind backend = backend_kind::io_uring;
+  /// Which setup flags the ring got: "single_issuer+defer_taskrun", "coop_taskrun" or "none";
+  /// "epoll" on the epoll backend.
   std::string setup_mode;
   bool cancel_any = false;        ///< IORING_ASYNC_CANCEL_ANY (5.19)
   bool multishot_accept = false;  ///< IORING_ACCEPT_MULTISHOT (5.19)
@@ -52,12 +54,15 @@ struct event_loop_options {
   /// connection's receive, say. Completions beyond it wait in the kernel's overflow list
   /// and are still delivered, in order, only more slowly.
   unsigned completion_entries = 0;
+  /// The kernel interface; by default what RINGLINE_BACKEND says, else automatic.
+  backend_kind backend = backend_from_environment();
 };
 
-/// Runs coroutines on one io_uring, on the thread that created it.
+/// Runs coroutines on one io_uring or one epoll instance (a backend), on the thread that
+/// created it.
 ///
-/// Operations (runtime/io.hpp) queue SQEs on the current thread's loop; the loop submits
-/// them in one batch per turn, waits for completions, reaps them in batches and resumes the
+/// Operations (runtime/io.hpp) start on the current thread's loop; once per turn the loop
+/// has its backend submit them, wait for completions and deliver them, which resumes the
 /// coroutines they belong to. One loop per thread (thread-per-core); the loop and everything
 /// it runs are used from that thread only, so nothing here is synchronised.
 ///
@@ -67,9 +72,10 @@ struct event_loop_options {
 /// so no frame is freed while the kernel may still write into it.
 class event_loop {
  public:
-  /// Sets up the ring, preferring SINGLE_ISSUER|DEFER_TASKRUN, then COOP_TASKRUN, then no
-  /// flags. Throws io_uring_unavailable when io_uring is refused, std::system_error for
-  /// other setup failures (ENOMEM: RLIMIT_MEMLOCK on old kernels). At most one loop per thread.
+  /// Sets up the backend. io_uring prefers SINGLE_ISSUER|DEFER_TASKRUN, then COOP_TASKRUN,
+  /// then no flags, and throws io_uring_unavailable when it is refused; automatic then takes
+  /// epoll (fallback_reason() says why). Throws std::system_error for other setup failures
+  /// (ENOMEM: RLIMIT_MEMLOCK on old kernels, EMFILE). At most one loop per thread.
   explicit event_loop(event_loop_options options = {});
   ~event_loop();
   event_loop(const event_loop&) = delete;
@@ -122,34 +128,32 @@ class event_loop {
   /// Returns what the kernel offered at setup.
   [[nodiscard]] const ring_features& features() const noexcept { return m_features; }
 
-  /// Returns the number of operations submitted or queued whose last completion has not
-  /// arrived yet.
-  [[nodiscard]] std::size_t in_flight() const noexcept { return m_in_flight; }
+  /// Returns why backend_kind::automatic passed io_uring over (one line), or "".
+  [[nodiscard]] const std::string& fallback_reason() const noexcept { return m_fallback_reason; }
 
-  // For runtime/*.cpp: the ring itself (buffer registration).
-  [[nodiscard]] io_uring* native() noexcept { return m_ring.get(); }
-  // For runtime/buffer_ring.cpp: a buffer group id not used before on this ring.
+  /// Returns the number of operations started whose last completion has not arrived yet.
+  [[nodiscard]] std::size_t in_flight() const noexcept { return m_backend->in_flight(); }
+
+  // For runtime/*.cpp: the backend that starts operations.
+  [[nodiscard]] detail::backend& backend() noexcept { return *m_backend; }
+  // For runtime/buffer_ring.cpp: a buffer group id not used before on this loop.
   [[nodiscard]] std::uint16_t allocate_buffer_group() noexcept { return m_next_buffer_group++; }
-  // For runtime/io.cpp: returns a free SQE (submitting queued ones first if the queue is
-  // full), already counted as in flight; the caller must fill it in before the next turn.
-  io_uring_sqe* acquire_sqe();
-  // For runtime/io.cpp: makes sure `count` SQEs can be acquired without flushing the queue
-  // in between. When the queue is full it submits; when the kernel cannot take the entries
-  // it moves completions out of the CQ into a stash (their handlers run at the next reap,
-  // never here) and waits briefly for room. Throws std::system_error only when the ring
-  // itself fails.
-  void reserve_sqes(unsigned count);
-  // For tests: while on, a submission made to find room for an SQE is refused with EBUSY
-  // whenever the CQ holds completions not yet taken out, as older kernels refuse while
-  // completions overflow the CQ.
-  void simulate_busy_kernel_for_testing(bool on) noexcept { m_simulate_busy = on; }
+  // For runtime/io.cpp: starts `request` on the backend (its completion arrives on a later
+  // turn). Throws std::system_error only when the backend itself fails.
+  void start(detail::io_request& request) { m_backend->start(request); }
+  // For tests of the io_uring backend: while on, a submission made to find room for an SQE
+  // is refused with EBUSY whenever the CQ holds completions not yet taken out, as older
+  // kernels refuse while completions overflow the CQ.
+  void simulate_busy_kernel_for_testing(bool on) noexcept {
+    m_backend->simulate_busy_kernel_for_testing(on);
+  }
   // For runtime/io.cpp: true once the loop is shutting down; operations then stop resubmitting.
   [[nodiscard]] bool draining() const noexcept { return m_draining; }
   // For runtime/io.cpp: resumes `handle` now, unless the loop is shutting down (then the
   // frame is about to be destroyed and must not run again).
   void wake(std::coroutine_handle<> handle) const noexcept;
-  // For runtime/io.cpp: asks the kernel to cancel `target` (its completion still arrives).
-  void cancel(detail::operation& target);
+  // For runtime/io.cpp: asks the backend to cancel `target` (its completion still arrives).
+  void cancel(detail::operation& target) { m_backend->cancel(target); }
   // For runtime/io.cpp: the deadlines of operations in flight, expired once per turn.
   [[nodiscard]] timer_wheel& timers() noexcept { return m_timers; }
   // For runtime/io.cpp: when the current turn's wait returned, which deadlines count from.
@@ -169,30 +173,15 @@ class event_loop {
  private:
   void drive(std::coroutine_handle<> main);
   void turn(bool may_block);
-  int wait_for_completion();
   void run_posted();
-  std::size_t reap();
-  // A completion taken out of the CQ, waiting for its handler.
-  struct completion {
-    detail::operation* op;
-    int res;
-    std::uint32_t flags;
-  };
-  void deliver(const completion& done) noexcept;
-  void make_room();
-  std::size_t stash_completions();
   void cancel_everything_and_drain() noexcept;
 
-  std::unique_ptr<io_uring> m_ring;
+  std::unique_ptr<detail::backend> m_backend;
   ring_features m_features;
-  std::size_t m_in_flight = 0;
+  std::string m_fallback_reason;
   std::deque<std::coroutine_handle<>> m_posted;
   timer_wheel m_timers;
   std::chrono::steady_clock::time_point m_turn_start = std::chrono::steady_clock::now();
-  // Completions moved out of the CQ while an SQE was being reserved; older than anything
-  // still in the CQ, so the next reap delivers them first.
-  std::deque<completion> m_stash;
-  bool m_simulate_busy = false;
   spawned_node* m_spawned_head = nullptr;
   std::size_t m_spawned_count = 0;
   std::vector<std::coroutine_handle<>> m_spawn_waiters;

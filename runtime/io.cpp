@@ -1,14 +1,9 @@
 #include "runtime/io.hpp"
 
-#include <liburing.h>
-
-#include <poll.h>
 #include <sys/uio.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <limits>
 
 #include "runtime/error.hpp"
 #include "runtime/event_loop.hpp"
@@ -27,11 +22,14 @@ __kernel_timespec to_timespec(std::chrono::nanoseconds duration) noexcept {
 namespace detail {
 
 io_operation::io_operation(io_kind kind, int fd, io_options options) noexcept
-    : operation{&on_complete},
-      timer_node{.m_on_expiry = &on_deadline},
-      m_kind(kind),
-      m_fd(fd),
-      m_options(options) {}
+    : timer_node{.m_on_expiry = &on_deadline}, m_options(options) {
+  m_on_complete = &on_complete;
+  m_kind = kind;
+  m_fd = fd;
+  if (kind == io_kind::accept) {
+    m_msg_flags = SOCK_CLOEXEC;
+  }
+}
 
 io_operation::io_operation(io_kind kind, int fd, const char* data, std::size_t size, int flags,
                            io_options options) noexcept
@@ -57,54 +55,7 @@ void io_operation::await_suspend(std::coroutine_handle<> waiter) {
 
 void io_operation::submit() {
   auto& loop = event_loop::current();
-  io_uring_sqe* sqe = loop.acquire_sqe();
-  char* data = m_data + m_done;
-  // One submission moves at most 4 GiB - 1; sends and writes resubmit for the rest.
-  const auto remaining = static_cast<unsigned>(
-      std::min<std::size_t>(m_size - m_done, std::numeric_limits<unsigned>::max()));
-  switch (m_kind) {
-    case io_kind::accept:
-      m_address_size = static_cast<socklen_t>(m_size);
-      io_uring_prep_accept(sqe, m_fd, reinterpret_cast<sockaddr*>(m_data), &m_address_size,
-                           SOCK_CLOEXEC);
-      break;
-    case io_kind::recv:
-      io_uring_prep_recv(sqe, m_fd, data, remaining, m_msg_flags);
-      break;
-    case io_kind::send:
-      io_uring_prep_send(sqe, m_fd, data, remaining, m_msg_flags | MSG_NOSIGNAL);
-      break;
-    case io_kind::read:
-      // Offset -1: the file's current position, so pipes, terminals and files all work.
-      io_uring_prep_read(sqe, m_fd, data, remaining, static_cast<__u64>(-1));
-      break;
-    case io_kind::write:
-      io_uring_prep_write(sqe, m_fd, data, remaining, static_cast<__u64>(-1));
-      sqe->rw_flags = static_cast<__kernel_rwf_t>(m_msg_flags);  // RWF_* for writes
-      break;
-    case io_kind::connect:
-      io_uring_prep_connect(sqe, m_fd, reinterpret_cast<sockaddr*>(m_data), m_address_size);
-      break;
-    case io_kind::close:
-      io_uring_prep_close(sqe, m_fd);
-      break;
-    case io_kind::poll:
-      io_uring_prep_poll_add(sqe, m_fd, POLLIN);
-      break;
-    case io_kind::datasync:
-      io_uring_prep_fsync(sqe, m_fd, IORING_FSYNC_DATASYNC);
-      break;
-    case io_kind::recv_pooled:
-      io_uring_prep_recv(sqe, m_fd, nullptr, remaining, 0);
-      io_uring_sqe_set_flags(sqe, IOSQE_BUFFER_SELECT);
-      sqe->buf_group = m_buffer_group;
-      break;
-    case io_kind::sleep:
-      // The kernel copies the timespec while preparing the request, at submission.
-      io_uring_prep_timeout(sqe, reinterpret_cast<__kernel_timespec*>(m_data), 0, 0);
-      break;
-  }
-  io_uring_sqe_set_data(sqe, static_cast<operation*>(this));
+  loop.start(*this);
   if (m_options.timeout.count() > 0 && m_kind != io_kind::sleep) {
     loop.timers().arm(*this, loop.turn_start(), m_options.timeout);
   }
@@ -269,8 +220,8 @@ namespace detail {
 
 result<received_buffer> pooled_outcome(result<std::size_t> got, std::uint32_t cqe_flags,
                                        buffer_ring& pool) noexcept {
-  const bool has_buffer = (cqe_flags & IORING_CQE_F_BUFFER) != 0;
-  const auto id = static_cast<std::uint16_t>(cqe_flags >> IORING_CQE_BUFFER_SHIFT);
+  const bool has_buffer = (cqe_flags & k_completion_buffer) != 0;
+  const auto id = static_cast<std::uint16_t>(cqe_flags >> k_buffer_shift);
   if (!got) {
     if (has_buffer) {
       received_buffer(pool, id, 0).reset();
@@ -320,7 +271,7 @@ status_awaiter write_all(int fd, std::span<const char> data, io_options options,
           fd,
           data.data(),
           data.size(),
-          sync == write_sync::data ? RWF_DSYNC : 0,
+          sync == write_sync::data ? static_cast<int>(RWF_DSYNC) : 0,
           options};
 }
 

@@ -47,22 +47,8 @@ struct accepted {
 
 namespace detail {
 
-enum class io_kind : std::uint8_t {
-  accept,
-  recv,
-  send,
-  read,
-  write,
-  connect,
-  close,
-  sleep,
-  poll,
-  datasync,
-  recv_pooled
-};
-
 /// The state of one operation, shared by all the awaiters below.
-class io_operation : public operation, private timer_node {
+class io_operation : public io_request, private timer_node {
  public:
   io_operation(io_kind kind, int fd, io_options options) noexcept;
   /// For transfers: `data` is written through only by receives and reads.
@@ -89,22 +75,14 @@ class io_operation : public operation, private timer_node {
   /// Makes a finished operation ready to be submitted again, on `fd` with `options`.
   void rearm(int fd, io_options options) noexcept;
 
-  char* m_data = nullptr;  // the buffer; for accept, connect and sleep, the address or timespec
-  std::size_t m_size = 0;
-  std::size_t m_done = 0;
-  int m_msg_flags = 0;
-  socklen_t m_address_size = 0;      // accept, connect: the length of the address at m_data
-  std::uint32_t m_cqe_flags = 0;     // flags of the last completion (buffer id, ...)
-  std::uint16_t m_buffer_group = 0;  // recv_pooled: the buffer_ring to pick from
+  std::uint32_t m_cqe_flags = 0;  // flags of the last completion (buffer id, ...)
 
  private:
   static void on_complete(operation& self, int res, std::uint32_t flags) noexcept;
   static void on_deadline(timer_node& self) noexcept;
   [[nodiscard]] bool wants_resubmit(int res) noexcept;
 
-  io_kind m_kind;
   bool m_timed_out = false;  // the deadline passed and the loop cancelled the operation
-  int m_fd;
   int m_res = 0;
   io_options m_options;
   std::coroutine_handle<> m_waiter;

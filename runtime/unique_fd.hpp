@@ -6,6 +6,13 @@
 
 namespace ringline::runtime {
 
+namespace detail {
+/// Tells the calling thread's event loop, if any, that `fd` is about to be closed, so that
+/// a backend that keeps state per descriptor (epoll) does not apply it to the next file
+/// given the same number.
+void forget_descriptor(int fd) noexcept;
+}  // namespace detail
+
 /// Owns a file descriptor and closes it (synchronously) when destroyed.
 ///
 /// Closing through the ring is preferred on hot paths (runtime::close); this is the safety
@@ -37,6 +44,7 @@ class unique_fd {
   /// Closes the current descriptor, if any, and takes `fd`.
   void reset(int fd = -1) noexcept {
     if (m_fd >= 0) {
+      detail::forget_descriptor(m_fd);
       ::close(m_fd);  // close errors leave nothing to retry: the descriptor is gone either way
     }
     m_fd = fd;

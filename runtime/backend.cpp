@@ -1,0 +1,56 @@
+#include "runtime/backend.hpp"
+
+#include <cstdlib>
+
+#include "runtime/event_loop.hpp"
+#include "runtime/uring/factory.hpp"
+
+namespace ringline::runtime {
+
+std::string_view backend_name(backend_kind kind) noexcept {
+  switch (kind) {
+    case backend_kind::io_uring:
+      return "io_uring";
+    case backend_kind::epoll:
+      return "epoll";
+    case backend_kind::automatic:
+      break;
+  }
+  return "auto";
+}
+
+std::optional<backend_kind> parse_backend(std::string_view text) noexcept {
+  for (const auto kind : {backend_kind::automatic, backend_kind::io_uring, backend_kind::epoll}) {
+    if (text == backend_name(kind)) {
+      return kind;
+    }
+  }
+  return std::nullopt;
+}
+
+backend_kind backend_from_environment() noexcept {
+  // Read where loops are set up; nothing changes the environment meanwhile.
+  const char* value = std::getenv("RINGLINE_BACKEND");  // NOLINT(concurrency-mt-unsafe)
+  if (value == nullptr) {
+    return backend_kind::automatic;
+  }
+  return parse_backend(value).value_or(backend_kind::automatic);
+}
+
+backend_decision decide_backend(backend_kind wanted) {
+  if (wanted != backend_kind::automatic) {
+    return {wanted, ""};
+  }
+  // A small ring, set up and probed as a loop's would be, then closed again.
+  event_loop_options probe_options;
+  probe_options.queue_depth = 8;
+  ring_features features;
+  try {
+    (void)detail::make_uring_backend(probe_options, features);
+  } catch (const io_uring_unavailable& refused) {
+    return {backend_kind::epoll, refused.what()};
+  }
+  return {backend_kind::io_uring, ""};
+}
+
+}  // namespace ringline::runtime

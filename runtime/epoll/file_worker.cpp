@@ -1,0 +1,131 @@
+#include "runtime/epoll/file_worker.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <system_error>
+
+#include "runtime/error.hpp"
+
+namespace ringline::runtime::detail {
+
+namespace {
+
+// One call moves at most this much; writes resubmit for the rest, as after a short write.
+constexpr std::size_t k_max_transfer = std::size_t{1} << 30;
+
+int result_of(ssize_t rc) noexcept {
+  return rc < 0 ? -errno : static_cast<int>(rc);
+}
+
+}  // namespace
+
+file_worker::file_worker() : m_event(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (!m_event) {
+    throw std::system_error(last_errno(), "eventfd");
+  }
+}
+
+file_worker::~file_worker() {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_stop = true;
+  }
+  m_wake.notify_one();
+  if (m_thread.joinable()) {
+    m_thread.join();
+  }
+}
+
+void file_worker::submit(io_request& request) {
+  {
+    const std::lock_guard lock(m_mutex);
+    m_queue.push_back(&request);
+  }
+  if (!m_thread.joinable()) {
+    m_thread = std::thread([this] { run(); });
+  }
+  m_wake.notify_one();
+}
+
+bool file_worker::withdraw(io_request& request) noexcept {
+  const std::lock_guard lock(m_mutex);
+  const auto found = std::find(m_queue.begin(), m_queue.end(), &request);
+  if (found == m_queue.end()) {
+    return false;
+  }
+  m_queue.erase(found);
+  return true;
+}
+
+void file_worker::withdraw_all(std::vector<io_request*>& out) {
+  const std::lock_guard lock(m_mutex);
+  out.insert(out.end(), m_queue.begin(), m_queue.end());
+  m_queue.clear();
+}
+
+void file_worker::take_done(std::vector<done>& out) {
+  std::uint64_t count = 0;
+  (void)::read(m_event.get(), &count, sizeof count);  // reset: later results write it again
+  const std::lock_guard lock(m_mutex);
+  out.insert(out.end(), m_done.begin(), m_done.end());
+  m_done.clear();
+}
+
+void file_worker::run() noexcept {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    m_wake.wait(lock, [this] { return m_stop || !m_queue.empty(); });
+    if (m_queue.empty()) {
+      return;  // stopping, and nothing is left to do
+    }
+    io_request* request = m_queue.front();
+    m_queue.pop_front();
+    lock.unlock();
+    const int res = perform(*request);
+    lock.lock();
+    try {
+      m_done.push_back({request, res});
+    } catch (...) {
+      // No memory for the result: the loop would wait for it forever, so this is fatal.
+      std::terminate();
+    }
+    const std::uint64_t one = 1;
+    (void)::write(m_event.get(), &one, sizeof one);
+  }
+}
+
+int file_worker::perform(const io_request& request) noexcept {
+  char* data = request.m_data + request.m_done;
+  const std::size_t size = std::min(request.m_size - request.m_done, k_max_transfer);
+  for (;;) {
+    int res = -EINVAL;
+    switch (request.m_kind) {
+      case io_kind::read:
+        res = result_of(::read(request.m_fd, data, size));
+        break;
+      case io_kind::write: {
+        if (request.m_msg_flags == 0) {
+          res = result_of(::write(request.m_fd, data, size));
+        } else {
+          const iovec part{.iov_base = data, .iov_len = size};
+          res = result_of(::pwritev2(request.m_fd, &part, 1, -1, request.m_msg_flags));
+        }
+        break;
+      }
+      case io_kind::datasync:
+        res = ::fdatasync(request.m_fd) == 0 ? 0 : -errno;
+        break;
+      default:
+        break;
+    }
+    if (res != -EINTR) {
+      return res;
+    }
+  }
+}
+
+}  // namespace ringline::runtime::detail
