@@ -57,6 +57,23 @@ runtime::task<int> talk(client_options options, std::unique_ptr<line_source> lin
   co_return k_exit_failed;
 }
 
+// Decides once, for every loop the program makes, which backend runs; says why when auto
+// passes io_uring over. Returns false (and has said why) when neither can run.
+bool choose_backend(const std::string& wanted) {
+  try {
+    const auto decision = runtime::decide_backend(
+        runtime::parse_backend(wanted).value_or(runtime::backend_kind::automatic));
+    if (!decision.fallback_reason.empty()) {
+      runtime::log_line(fmt::format("ringline-client: {}; using epoll", decision.fallback_reason));
+    }
+    runtime::set_default_backend(decision.kind);
+    return true;
+  } catch (const std::exception& error) {
+    runtime::log_line(fmt::format("ringline-client: {}", error.what()));
+    return false;
+  }
+}
+
 }  // namespace
 
 int run_program(int argc, const char* const* argv) {
@@ -68,7 +85,9 @@ int run_program(int argc, const char* const* argv) {
   CLI::App app{"ringline-client: sends lines to a ringline server and waits for every ack."};
   // A repeated option takes its last value, as GNU tools do; --message is a list on purpose.
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.set_version_flag("-V,--version", "ringline-client " RINGLINE_VERSION);
+  app.set_version_flag("-V,--version", [] {
+    return "ringline-client " RINGLINE_VERSION "\n" + runtime::backend_version_line();
+  });
   app.add_option("--host", options.host,
                  "Server: an IPv4/IPv6 literal or a name (each address is tried in turn)")
       ->capture_default_str();
@@ -124,12 +143,26 @@ int run_program(int argc, const char* const* argv) {
       ->default_str(runtime::format_duration(options.timeout));
   app.add_flag("-q,--quiet", quiet,
                "Do not echo the greeting and acks on stdout (errors still go to stderr)");
+  std::string backend{runtime::backend_name(runtime::backend_from_environment())};
+  const char* backend_help =
+      "I/O backend: auto (io_uring where the kernel allows it, else epoll, with one line on "
+      "stderr saying why), io_uring or epoll; the environment variable RINGLINE_BACKEND sets "
+      "the default";
+  app.add_option("--backend", backend, backend_help)
+      ->check(runtime::check_backend)
+      ->capture_default_str();
   bench_options bench;
   auto* bench_command = add_bench_command(app, bench);
+  bench_command->add_option("--backend", backend, backend_help)
+      ->check(runtime::check_backend)
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
     return app.exit(error) == 0 ? k_exit_ok : k_exit_usage;
+  }
+  if (!choose_backend(backend)) {
+    return k_exit_failed;
   }
   if (bench_command->parsed()) {
     (void)::signal(SIGPIPE, SIG_IGN);  // standard output may be a closed pipe

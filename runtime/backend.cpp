@@ -1,5 +1,6 @@
 #include "runtime/backend.hpp"
 
+#include <atomic>
 #include <cstdlib>
 
 #include "runtime/event_loop.hpp"
@@ -28,6 +29,13 @@ std::optional<backend_kind> parse_backend(std::string_view text) noexcept {
   return std::nullopt;
 }
 
+std::string check_backend(std::string_view text) {
+  if (parse_backend(text)) {
+    return "";
+  }
+  return "'" + std::string(text) + "' is not a backend: auto, io_uring or epoll";
+}
+
 backend_kind backend_from_environment() noexcept {
   // Read where loops are set up; nothing changes the environment meanwhile.
   const char* value = std::getenv("RINGLINE_BACKEND");  // NOLINT(concurrency-mt-unsafe)
@@ -35,6 +43,21 @@ backend_kind backend_from_environment() noexcept {
     return backend_kind::automatic;
   }
   return parse_backend(value).value_or(backend_kind::automatic);
+}
+
+namespace {
+// automatic: none was set. Written once at start, before the threads that read it exist.
+std::atomic<backend_kind> g_default{backend_kind::automatic};
+bool g_default_set = false;
+}  // namespace
+
+backend_kind default_backend() noexcept {
+  return g_default_set ? g_default.load(std::memory_order_relaxed) : backend_from_environment();
+}
+
+void set_default_backend(backend_kind kind) noexcept {
+  g_default.store(kind, std::memory_order_relaxed);
+  g_default_set = true;
 }
 
 backend_decision decide_backend(backend_kind wanted) {
@@ -51,6 +74,19 @@ backend_decision decide_backend(backend_kind wanted) {
     return {backend_kind::epoll, refused.what()};
   }
   return {backend_kind::io_uring, ""};
+}
+
+std::string backend_version_line() {
+  try {
+    const auto decision = decide_backend(backend_kind::automatic);
+    std::string line = "backend: " + std::string(backend_name(decision.kind));
+    if (!decision.fallback_reason.empty()) {
+      line += " (" + decision.fallback_reason + ")";
+    }
+    return line;
+  } catch (const std::exception& error) {
+    return std::string("backend: none (") + error.what() + ")";
+  }
 }
 
 }  // namespace ringline::runtime

@@ -27,10 +27,20 @@ enum class backend_kind : std::uint8_t {
 /// Parses "auto", "io_uring" or "epoll".
 [[nodiscard]] std::optional<backend_kind> parse_backend(std::string_view text) noexcept;
 
+/// For command lines: "" when `text` names a backend, else the message to print.
+[[nodiscard]] std::string check_backend(std::string_view text);
+
 /// The kind the environment variable RINGLINE_BACKEND names (auto when unset). Programs
 /// take it as the default of --backend, and event_loop_options as its default, so one
 /// variable runs a whole test suite on either backend.
 [[nodiscard]] backend_kind backend_from_environment() noexcept;
+
+/// What event_loop_options::backend defaults to: the kind set_default_backend() set, else
+/// backend_from_environment().
+[[nodiscard]] backend_kind default_backend() noexcept;
+/// Sets what loops made from now on, on any thread, use by default (a program's --backend,
+/// decided once at start).
+void set_default_backend(backend_kind kind) noexcept;
 
 /// What `automatic` resolves to on this machine, found by setting up (and closing) a small
 /// ring once: io_uring, or epoll with the reason io_uring was passed over, one line fit to
@@ -41,6 +51,10 @@ struct backend_decision {
   std::string fallback_reason;  ///< empty unless `automatic` chose epoll
 };
 [[nodiscard]] backend_decision decide_backend(backend_kind wanted);
+
+/// The second line of --version: "backend: io_uring", or "backend: epoll (why)", or
+/// "backend: none (why)": what `automatic` picks on this machine.
+[[nodiscard]] std::string backend_version_line();
 
 namespace detail {
 

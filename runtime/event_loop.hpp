@@ -54,8 +54,8 @@ struct event_loop_options {
   /// connection's receive, say. Completions beyond it wait in the kernel's overflow list
   /// and are still delivered, in order, only more slowly.
   unsigned completion_entries = 0;
-  /// The kernel interface; by default what RINGLINE_BACKEND says, else automatic.
-  backend_kind backend = backend_from_environment();
+  /// The kernel interface; by default runtime::default_backend().
+  backend_kind backend = default_backend();
 };
 
 /// Runs coroutines on one io_uring or one epoll instance (a backend), on the thread that

@@ -1,5 +1,7 @@
 #include "service/build_info.hpp"
 
+#include "runtime/event_loop.hpp"
+
 namespace ringline::service {
 
 std::string_view build_version() noexcept {
@@ -7,7 +9,7 @@ std::string_view build_version() noexcept {
 }
 
 std::string_view io_backend_name() noexcept {
-  return "io_uring";
+  return runtime::backend_name(runtime::event_loop::current().features().backend);
 }
 
 }  // namespace ringline::service

@@ -176,7 +176,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
       "once it reached its sink."};
   // A repeated option takes its last value, as GNU tools do (CLI11 would reject it).
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
-  app.set_version_flag("-V,--version", "ringline-server " RINGLINE_VERSION);
+  app.set_version_flag("-V,--version", [] {
+    return "ringline-server " RINGLINE_VERSION "\n" + runtime::backend_version_line();
+  });
   app.add_option("--host", settings.host,
                  "Address to listen on: an IPv4/IPv6 literal or a name, resolved once at start; "
                  "not used when systemd passes the socket (socket activation)")
@@ -218,6 +220,12 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
   app.add_option("--threads", settings.threads,
                  "Event loop threads (thread-per-core); default: CPUs in the affinity mask")
       ->check(CLI::Range(std::size_t{1}, k_max_threads));
+  app.add_option("--backend", settings.backend,
+                 "I/O backend: auto (io_uring where the kernel allows it, else epoll, with one "
+                 "log line saying why), io_uring or epoll; the environment variable "
+                 "RINGLINE_BACKEND sets the default")
+      ->check(runtime::check_backend)
+      ->capture_default_str();
   app.add_flag("--sink-follow-symlinks", settings.sink_follow_symlinks,
                "Open a --sink path that is a symbolic link (refused without it: whoever may "
                "write its directory could point it at any file the server may write)");
@@ -310,7 +318,10 @@ runtime::event_loop_options loop_options(const config& settings) noexcept {
   constexpr std::size_t k_most = 65536;
   // Connections spread over the threads, but not evenly enough to count on it.
   const std::size_t wanted = std::min(settings.max_connections + 1024, k_most);
-  return {.queue_depth = 1024, .completion_entries = static_cast<unsigned>(wanted)};
+  return {.queue_depth = 1024,
+          .completion_entries = static_cast<unsigned>(wanted),
+          .backend = runtime::parse_backend(settings.backend).value_or(
+              runtime::backend_kind::automatic)};
 }
 
 }  // namespace ringline::service

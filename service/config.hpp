@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
-
 #include <vector>
-#include "runtime/event_loop.hpp"
 
+#include "runtime/backend.hpp"
+#include "runtime/event_loop.hpp"
 #include "runtime/log.hpp"
 
 namespace ringline::service {
@@ -56,6 +56,8 @@ struct config {
   /// Event loop threads, each with its own ring and server on the listening sockets; the
   /// default is the number of CPUs the process may run on (default_thread_count()).
   std::size_t threads = 1;
+  /// The I/O backend asked for: "auto", "io_uring" or "epoll" (runtime::parse_backend).
+  std::string backend{runtime::backend_name(runtime::backend_from_environment())};
   /// Where /metrics and /health are served ("HOST:PORT"); empty: nowhere.
   std::string metrics;
   /// Every connection must begin with a PROXY protocol header (v1 or v2), read before the

@@ -138,6 +138,11 @@ std::string render_metrics(const metrics_view& view) {
   out.sample("ringline_build_info",
              fmt::format("version=\"{}\",backend=\"{}\"", view.version, view.backend),
              std::uint64_t{1});
+  out.family("ringline_backend_info", "gauge",
+             "Always 1; the label names the I/O backend the event loops run on (io_uring, or "
+             "epoll where io_uring is refused or --backend epoll asks for it).");
+  out.sample("ringline_backend_info", fmt::format("backend=\"{}\"", view.backend),
+             std::uint64_t{1});
   process_section(out, view.process);
   return out.text();
 }

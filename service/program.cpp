@@ -61,10 +61,11 @@ std::string addresses_text(const std::vector<runtime::address>& addresses) {
 
 std::string describe_settings(const config& settings, const std::vector<runtime::address>& where) {
   return fmt::format(
-      "ringline-server {} (pid {}) listening on {} threads={} sink={} durable={} "
+      "ringline-server {} (pid {}) listening on {} threads={} backend={} sink={} durable={} "
       "max-connections={} max-line-bytes={} idle-timeout={} line-timeout={} sink-timeout={} "
       "shutdown-grace={}",
-      RINGLINE_VERSION, ::getpid(), addresses_text(where), settings.threads, settings.sink,
+      RINGLINE_VERSION, ::getpid(), addresses_text(where), settings.threads, settings.backend,
+      settings.sink,
       settings.durable ? "yes" : "no", settings.max_connections, settings.max_line_bytes,
       duration_text(settings.idle_timeout), duration_text(settings.line_timeout),
       duration_text(settings.sink_timeout), duration_text(settings.shutdown_grace));
@@ -371,6 +372,25 @@ runtime::task<int> serve(config settings, std::vector<runtime::unique_fd> activa
   co_return 0;
 }
 
+// Decides once, for every loop thread, which backend runs; says why when auto passes io_uring
+// over. Returns false (and has logged why) when neither can run.
+bool choose_backend(config& settings) {
+  try {
+    const auto decision = runtime::decide_backend(
+        runtime::parse_backend(settings.backend).value_or(runtime::backend_kind::automatic));
+    if (!decision.fallback_reason.empty()) {
+      runtime::log(runtime::log_level::warn,
+                   fmt::format("ringline-server: {}; using epoll", decision.fallback_reason));
+    }
+    settings.backend = runtime::backend_name(decision.kind);
+    runtime::set_default_backend(decision.kind);
+    return true;
+  } catch (const std::exception& error) {
+    runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", error.what()));
+    return false;
+  }
+}
+
 }  // namespace
 
 int run_program(int argc, const char* const* argv) {
@@ -398,6 +418,10 @@ int run_program(int argc, const char* const* argv) {
   }
   if (!activated) {
     runtime::log(runtime::log_level::error, fmt::format("ringline-server: {}", activation_problem));
+    (void)runtime::flush_log(std::chrono::seconds(1));
+    return 1;
+  }
+  if (!choose_backend(*parsed.settings)) {
     (void)runtime::flush_log(std::chrono::seconds(1));
     return 1;
   }

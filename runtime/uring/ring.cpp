@@ -32,8 +32,8 @@ std::string read_io_uring_disabled() {
   std::string why;
   if (error_number == ENOSYS) {
     why =
-        "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING); "
-        "run on Linux 5.19 or newer";
+        "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING), or a "
+        "seccomp profile answers ENOSYS for it, as Podman's default profile does";
   } else if (error_number == EINVAL) {
     why = "this kernel's io_uring is too old for the ring the loop asks for; run on 5.19 or newer";
   } else {
