@@ -218,4 +218,6 @@ if grep -q 'io_uring is not available' "$work/unconfined.log"; then
   fail "unconfined: a fallback line: $(cat "$work/unconfined.log")"
 fi
 
+log "default seccomp: $fallback"
+log "unconfined: $startup"
 log "passed in $(elapsed) ($storage_driver storage)"
