@@ -35,7 +35,7 @@ fi
 
 # runc creates each container's cgroups under /sys/fs/cgroup (podman's cgroupfs manager).
 # (The list in a variable: grep -q closing a pipe early fails the pipeline under pipefail.)
-cgroup_mounts=$(findmnt -rn -t cgroup,cgroup2 -o TARGET)
+cgroup_mounts=$(findmnt -rn -t cgroup,cgroup2 -o TARGET || true)
 if ! grep -q '^/sys/fs/cgroup' <<<"$cgroup_mounts"; then
   log "no cgroup mounted under /sys/fs/cgroup; mounting the kernel's hierarchies in this namespace"
   mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
