@@ -29,12 +29,30 @@ std::string read_io_uring_disabled() {
   return value;
 }
 
+// True when a seccomp filter is installed on this thread ("Seccomp: 2" in /proc/self/status),
+// which is how an ENOSYS from a container's profile differs from a kernel without io_uring.
+bool seccomp_filtered() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.starts_with("Seccomp:")) {
+      return line.find('2') != std::string::npos;
+    }
+  }
+  return false;
+}
+
 [[noreturn]] void throw_unavailable(int error_number) {
   std::string why;
-  if (error_number == ENOSYS) {
+  if (error_number == ENOSYS && seccomp_filtered()) {
     why =
-        "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING), or a "
-        "seccomp profile answers ENOSYS for it, as Podman's default profile does";
+        "a seccomp profile answers ENOSYS for it, as Podman's default profile does (or this "
+        "kernel lacks io_uring); run with a profile that allows io_uring_setup, "
+        "io_uring_enter and io_uring_register";
+  } else if (error_number == ENOSYS) {
+    why =
+        "this kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING); "
+        "run on Linux 5.19 or newer";
   } else if (error_number == EINVAL) {
     why = "this kernel's io_uring is too old for the ring the loop asks for; run on 5.19 or newer";
   } else {
