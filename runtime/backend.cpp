@@ -33,7 +33,10 @@ std::string check_backend(std::string_view text) {
   if (parse_backend(text)) {
     return "";
   }
-  return "'" + std::string(text) + "' is not a backend: auto, io_uring or epoll";
+  // (Built with append: GCC 12 warns falsely about `"'" + text`, bug 105651.)
+  std::string message(1, '\'');
+  message.append(text).append("' is not a backend: auto, io_uring or epoll");
+  return message;
 }
 
 backend_kind backend_from_environment() noexcept {
@@ -79,13 +82,16 @@ backend_decision decide_backend(backend_kind wanted) {
 std::string backend_version_line() {
   try {
     const auto decision = decide_backend(backend_kind::automatic);
-    std::string line = "backend: " + std::string(backend_name(decision.kind));
+    std::string line("backend: ");
+    line.append(backend_name(decision.kind));
     if (!decision.fallback_reason.empty()) {
-      line += " (" + decision.fallback_reason + ")";
+      line.append(" (").append(decision.fallback_reason).append(")");
     }
     return line;
   } catch (const std::exception& error) {
-    return std::string("backend: none (") + error.what() + ")";
+    std::string line("backend: none (");
+    line.append(error.what()).append(")");
+    return line;
   }
 }
 

@@ -122,7 +122,10 @@ void file_worker::withdraw_all(std::vector<io_request*>& out) {
 
 void file_worker::take_done(std::vector<done>& out) {
   std::uint64_t count = 0;
-  (void)::read(m_event.get(), &count, sizeof count);  // reset: later results write it again
+  // Resets the counter: results from now on write it again. EAGAIN (already reset) is fine.
+  if (::read(m_event.get(), &count, sizeof count) < 0) {
+    count = 0;
+  }
   const std::lock_guard lock(m_mutex);
   out.insert(out.end(), m_done.begin(), m_done.end());
   m_done.clear();
@@ -150,7 +153,10 @@ void file_worker::run() noexcept {
       std::terminate();
     }
     const std::uint64_t one = 1;
-    (void)::write(m_event.get(), &one, sizeof one);
+    // Cannot fail but by overflow (2^64 - 1 results unread), and then the loop is woken anyway.
+    if (::write(m_event.get(), &one, sizeof one) < 0) {
+      continue;
+    }
   }
 }
 
