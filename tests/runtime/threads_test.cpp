@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <atomic>
 #include <chrono>
 #include <fstream>
 #include <string>
@@ -81,18 +82,23 @@ TEST(threads_test, a_ring_mapped_where_another_threads_ring_was_is_no_race) {
   // The second loop's ring is mapped once the first one's is gone, with nothing between the
   // threads that ThreadSanitizer sees as ordering them: the kernel hands out the same
   // addresses again, and liburing's raw mmap hides that from it. The rings' own lock must.
+  // The first thread says that its ring exists through a relaxed atomic, which orders nothing
+  // for ThreadSanitizer: the second thread often starts after that ring is already gone and
+  // would never see it in /proc/self/maps, and then waited out the whole deadline.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  std::atomic<bool> first_mapped{false};
   int first = -1;
   int second = -1;
-  std::thread first_thread([&first] {
+  std::thread first_thread([&first, &first_mapped] {
     event_loop loop;
+    first_mapped.store(true, std::memory_order_relaxed);
     first = loop.run(ping_pong(20));
   });
-  std::thread second_thread([&second, deadline] {
+  std::thread second_thread([&second, &first_mapped, deadline] {
     bool seen = false;
     while (std::chrono::steady_clock::now() < deadline) {
       const int rings = ring_mappings();
-      seen = seen || rings > 0;
+      seen = seen || rings > 0 || first_mapped.load(std::memory_order_relaxed);
       if (seen && rings == 0) {
         break;
       }
