@@ -210,6 +210,22 @@ TEST(no_io_uring_test, server_default_runs_on_epoll_when_the_kernel_has_no_io_ur
       {.backend_args = {}, .stop_signal = SIGINT, .durable = false, .expect_fallback_line = true});
 }
 
+// EMFILE from io_uring_setup says the process is out of descriptors, not that io_uring is
+// refused: auto reports it and exits 1, as epoll would fail the same way a moment later.
+TEST(no_io_uring_test, a_resource_error_is_reported_never_a_reason_to_fall_back) {
+  constexpr refusal k_out_of_descriptors{"EMFILE", "Too many open files", "io_uring_queue_init"};
+  for (const auto& program : {test_support::server_path(), test_support::client_path()}) {
+    const auto result = run(&k_out_of_descriptors, program, {"--backend", "auto", "--port", "1"});
+    ASSERT_TRUE(result.exit_code.has_value()) << program << ": " << result.stderr_text;
+    EXPECT_EQ(*result.exit_code, 1) << program << ": " << result.stderr_text;
+    EXPECT_NE(result.stderr_text.find("io_uring_queue_init: Too many open files"),
+              std::string::npos)
+        << program << ": " << result.stderr_text;
+    EXPECT_EQ(result.stderr_text.find("using epoll"), std::string::npos)
+        << program << ": " << result.stderr_text;
+  }
+}
+
 // --backend epoll asks for no probe, so there is no refusal to report.
 TEST(no_io_uring_test, server_epoll_says_nothing_about_io_uring) {
   expect_conversation_on_epoll(k_seccomp, {.backend_args = {"--backend", "epoll"},

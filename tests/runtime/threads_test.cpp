@@ -90,7 +90,7 @@ TEST(threads_test, a_ring_mapped_where_another_threads_ring_was_is_no_race) {
   int first = -1;
   int second = -1;
   std::thread first_thread([&first, &first_mapped] {
-    event_loop loop;
+    event_loop loop(event_loop_options{.backend = backend_kind::io_uring});  // rings only
     first_mapped.store(true, std::memory_order_relaxed);
     first = loop.run(ping_pong(20));
   });
@@ -104,7 +104,7 @@ TEST(threads_test, a_ring_mapped_where_another_threads_ring_was_is_no_race) {
       }
       std::this_thread::yield();
     }
-    event_loop loop;
+    event_loop loop(event_loop_options{.backend = backend_kind::io_uring});  // rings only
     second = loop.run(ping_pong(20));
   });
   first_thread.join();

@@ -1,5 +1,5 @@
 // Runs a program with io_uring refused, the way container seccomp profiles and kernels refuse
-// it: `ringline-without-io-uring EPERM|ENOSYS program args...`.
+// it: `ringline-without-io-uring EPERM|ENOSYS|EMFILE program args...`.
 //
 // EPERM is what Docker 25+ and containerd 2.0 (Kubernetes' RuntimeDefault) answer, ENOSYS what
 // Podman's default profile and a kernel without io_uring answer. Like those profiles, the filter
@@ -19,8 +19,10 @@ int main(int argc, char** argv) {
     error = EPERM;
   } else if (argc >= 3 && std::strcmp(argv[1], "ENOSYS") == 0) {
     error = ENOSYS;
+  } else if (argc >= 3 && std::strcmp(argv[1], "EMFILE") == 0) {
+    error = EMFILE;  // not a refusal: a resource error, which must be reported, not avoided
   } else {
-    (void)std::fprintf(stderr, "usage: %s EPERM|ENOSYS program [args...]\n", argv[0]);
+    (void)std::fprintf(stderr, "usage: %s EPERM|ENOSYS|EMFILE program [args...]\n", argv[0]);
     return 2;
   }
 
