@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,46 +59,116 @@ struct backend_decision {
 
 namespace detail {
 
+class backend;
+
+/// A backend's functions, one table per kind: a table of function pointers rather than
+/// virtual functions, as for operation, because UBSan checks every virtual call's vptr and
+/// that check needs a descriptor of its own (a pipe), which a loop out of descriptors
+/// (EMFILE, a case the tests make on purpose) does not have.
+struct backend_functions {
+  void (*start)(backend& self, io_request& request);
+  void (*cancel)(backend& self, operation& target);
+  void (*wait)(backend& self, std::optional<std::chrono::nanoseconds> timeout);
+  void (*deliver)(backend& self);
+  bool (*cancel_all)(backend& self, std::chrono::nanoseconds limit) noexcept;
+  std::size_t (*in_flight)(const backend& self) noexcept;
+  result<void> (*add_buffers)(backend& self, buffer_ring& ring);
+  void (*remove_buffers)(backend& self, buffer_ring& ring) noexcept;
+  void (*give_back)(backend& self, buffer_ring& ring, std::uint16_t id) noexcept;
+  void (*forget)(backend& self, int fd) noexcept;
+  void (*simulate_busy_kernel_for_testing)(backend& self, bool on) noexcept;
+  void (*destroy)(backend* self) noexcept;
+};
+
 /// The part of an event_loop that talks to the kernel. Two implement it: runtime/uring/
 /// (io_uring) and runtime/epoll/ (epoll, with a worker thread for files). The loop owns one,
 /// chosen at construction; operations reach it through event_loop.
 class backend {
  public:
-  backend() = default;
   backend(const backend&) = delete;
   backend& operator=(const backend&) = delete;
-  virtual ~backend() = default;
 
-  /// Starts `request`. Its completions arrive later, from poll(), through m_on_complete
+  /// Starts `request`. Its completions arrive later, through m_on_complete, from deliver()
   /// (never from inside start()). Throws std::system_error only when the backend itself
   /// fails.
-  virtual void start(io_request& request) = 0;
+  void start(io_request& request) { m_functions->start(*this, request); }
   /// Asks that `target` end early; its completion still arrives (with -ECANCELED, or its
   /// result if it finished first).
-  virtual void cancel(operation& target) = 0;
+  void cancel(operation& target) { m_functions->cancel(*this, target); }
   /// Submits what start() queued and waits for completions for at most `timeout` (none:
   /// until one arrives; zero: not at all).
-  virtual void wait(std::optional<std::chrono::nanoseconds> timeout) = 0;
+  void wait(std::optional<std::chrono::nanoseconds> timeout) { m_functions->wait(*this, timeout); }
   /// Delivers the completions that have arrived.
-  virtual void deliver() = 0;
+  void deliver() { m_functions->deliver(*this); }
   /// Cancels everything in flight and delivers the completions, waiting at most `limit`;
   /// returns true when nothing is left in flight.
-  virtual bool cancel_all(std::chrono::nanoseconds limit) noexcept = 0;
+  bool cancel_all(std::chrono::nanoseconds limit) noexcept {
+    return m_functions->cancel_all(*this, limit);
+  }
   /// Operations started whose last completion has not been delivered.
-  [[nodiscard]] virtual std::size_t in_flight() const noexcept = 0;
+  [[nodiscard]] std::size_t in_flight() const noexcept { return m_functions->in_flight(*this); }
 
   /// Lends `ring`'s buffers to receives (recv_pooled); returns the error that prevents it.
-  virtual result<void> add_buffers(buffer_ring& ring) = 0;
-  virtual void remove_buffers(buffer_ring& ring) noexcept = 0;
+  result<void> add_buffers(buffer_ring& ring) { return m_functions->add_buffers(*this, ring); }
+  void remove_buffers(buffer_ring& ring) noexcept { m_functions->remove_buffers(*this, ring); }
   /// Returns buffer `id` of `ring` to the pool.
-  virtual void give_back(buffer_ring& ring, std::uint16_t id) noexcept = 0;
+  void give_back(buffer_ring& ring, std::uint16_t id) noexcept {
+    m_functions->give_back(*this, ring, id);
+  }
 
-  /// `fd` was closed outside the backend; forget what it knew of it.
-  virtual void forget(int fd) noexcept = 0;
+  /// `fd` is about to be closed outside the backend; forget what it knew of it.
+  void forget(int fd) noexcept { m_functions->forget(*this, fd); }
 
   /// For tests of the io_uring backend: see event_loop::simulate_busy_kernel_for_testing.
-  virtual void simulate_busy_kernel_for_testing(bool /*on*/) noexcept {}
+  void simulate_busy_kernel_for_testing(bool on) noexcept {
+    m_functions->simulate_busy_kernel_for_testing(*this, on);
+  }
+
+  /// Destroys the backend (whatever its kind).
+  struct deleter {
+    void operator()(backend* self) const noexcept { self->m_functions->destroy(self); }
+  };
+
+ protected:
+  explicit backend(const backend_functions& functions) noexcept : m_functions(&functions) {}
+  ~backend() = default;
+
+  /// The table for the backend class `Impl`, which has each function above as a member.
+  template <typename Impl>
+  static const backend_functions& functions_of() noexcept {
+    static constexpr backend_functions table{
+        [](backend& self, io_request& request) { static_cast<Impl&>(self).start(request); },
+        [](backend& self, operation& target) { static_cast<Impl&>(self).cancel(target); },
+        [](backend& self, std::optional<std::chrono::nanoseconds> timeout) {
+          static_cast<Impl&>(self).wait(timeout);
+        },
+        [](backend& self) { static_cast<Impl&>(self).deliver(); },
+        [](backend& self, std::chrono::nanoseconds limit) noexcept {
+          return static_cast<Impl&>(self).cancel_all(limit);
+        },
+        [](const backend& self) noexcept { return static_cast<const Impl&>(self).in_flight(); },
+        [](backend& self, buffer_ring& ring) { return static_cast<Impl&>(self).add_buffers(ring); },
+        [](backend& self, buffer_ring& ring) noexcept {
+          static_cast<Impl&>(self).remove_buffers(ring);
+        },
+        [](backend& self, buffer_ring& ring, std::uint16_t id) noexcept {
+          static_cast<Impl&>(self).give_back(ring, id);
+        },
+        [](backend& self, int fd) noexcept { static_cast<Impl&>(self).forget(fd); },
+        [](backend& self, bool on) noexcept {
+          static_cast<Impl&>(self).simulate_busy_kernel_for_testing(on);
+        },
+        [](backend* self) noexcept { delete static_cast<Impl*>(self); },
+    };
+    return table;
+  }
+
+ private:
+  const backend_functions* m_functions;
 };
+
+/// A backend, owned.
+using backend_ptr = std::unique_ptr<backend, backend::deleter>;
 
 }  // namespace detail
 

@@ -176,7 +176,7 @@ class event_loop {
   void run_posted();
   void cancel_everything_and_drain() noexcept;
 
-  std::unique_ptr<detail::backend> m_backend;
+  detail::backend_ptr m_backend;
   ring_features m_features;
   std::string m_fallback_reason;
   std::deque<std::coroutine_handle<>> m_posted;

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <memory>
-
 #include "runtime/backend.hpp"
 
 namespace ringline::runtime {
@@ -13,7 +11,7 @@ namespace ringline::runtime::detail {
 
 /// Sets up an epoll backend and fills in `features`. Throws std::system_error when the
 /// kernel refuses (EMFILE, ENOMEM).
-std::unique_ptr<backend> make_epoll_backend(const event_loop_options& options,
+backend_ptr make_epoll_backend(const event_loop_options& options,
                                             ring_features& features);
 
 }  // namespace ringline::runtime::detail

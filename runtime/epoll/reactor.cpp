@@ -27,9 +27,8 @@ constexpr std::chrono::nanoseconds k_interrupt_again = std::chrono::milliseconds
 
 }  // namespace
 
-std::unique_ptr<backend> make_epoll_backend(const event_loop_options& /*options*/,
-                                            ring_features& features) {
-  auto made = std::make_unique<epoll_backend>();
+backend_ptr make_epoll_backend(const event_loop_options& /*options*/, ring_features& features) {
+  backend_ptr made(new epoll_backend());
   features.backend = backend_kind::epoll;
   features.setup_mode = "epoll";
   features.cancel_any = true;
@@ -38,7 +37,8 @@ std::unique_ptr<backend> make_epoll_backend(const event_loop_options& /*options*
   return made;
 }
 
-epoll_backend::epoll_backend() : m_epoll(::epoll_create1(EPOLL_CLOEXEC)) {
+epoll_backend::epoll_backend()
+    : backend(functions_of<epoll_backend>()), m_epoll(::epoll_create1(EPOLL_CLOEXEC)) {
   if (!m_epoll) {
     throw std::system_error(last_errno(), "epoll_create1");
   }

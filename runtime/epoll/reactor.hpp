@@ -32,18 +32,19 @@ namespace ringline::runtime::detail {
 class epoll_backend final : public backend {
  public:
   epoll_backend();
-  ~epoll_backend() override;
+  ~epoll_backend();
 
-  void start(io_request& request) override;
-  void cancel(operation& target) override;
-  void wait(std::optional<std::chrono::nanoseconds> timeout) override;
-  void deliver() override;
-  bool cancel_all(std::chrono::nanoseconds limit) noexcept override;
-  [[nodiscard]] std::size_t in_flight() const noexcept override { return m_in_flight; }
-  result<void> add_buffers(buffer_ring& ring) override;
-  void remove_buffers(buffer_ring& ring) noexcept override;
-  void give_back(buffer_ring& ring, std::uint16_t id) noexcept override;
-  void forget(int fd) noexcept override;
+  void start(io_request& request);
+  void cancel(operation& target);
+  void wait(std::optional<std::chrono::nanoseconds> timeout);
+  void deliver();
+  bool cancel_all(std::chrono::nanoseconds limit) noexcept;
+  [[nodiscard]] std::size_t in_flight() const noexcept { return m_in_flight; }
+  result<void> add_buffers(buffer_ring& ring);
+  void remove_buffers(buffer_ring& ring) noexcept;
+  void give_back(buffer_ring& ring, std::uint16_t id) noexcept;
+  void forget(int fd) noexcept;
+  void simulate_busy_kernel_for_testing(bool /*on*/) noexcept {}
 
  private:
   enum class fd_type : std::uint8_t { unknown, socket, pollable, file };

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <memory>
-
 #include "runtime/backend.hpp"
 
 namespace ringline::runtime {
@@ -14,7 +12,7 @@ namespace ringline::runtime::detail {
 /// Sets up an io_uring backend and fills in `features`. Throws io_uring_unavailable when the
 /// kernel refuses io_uring (EPERM, ENOSYS, EINVAL) or lacks an opcode the loop needs,
 /// std::system_error for other failures (ENOMEM, EMFILE).
-std::unique_ptr<backend> make_uring_backend(const event_loop_options& options,
+backend_ptr make_uring_backend(const event_loop_options& options,
                                             ring_features& features);
 
 }  // namespace ringline::runtime::detail

@@ -167,12 +167,12 @@ constinit operation g_ignored{&ignore_completion};
 
 }  // namespace
 
-std::unique_ptr<backend> make_uring_backend(const event_loop_options& options,
-                                            ring_features& features) {
-  return std::make_unique<uring_backend>(options, features);
+backend_ptr make_uring_backend(const event_loop_options& options, ring_features& features) {
+  return backend_ptr(new uring_backend(options, features));
 }
 
-uring_backend::uring_backend(const event_loop_options& options, ring_features& features) {
+uring_backend::uring_backend(const event_loop_options& options, ring_features& features)
+    : backend(functions_of<uring_backend>()) {
   io_uring& ring = m_ring;
   int rc = -EINVAL;
   for (const auto& choice : k_setup_choices) {

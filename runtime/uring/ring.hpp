@@ -21,19 +21,19 @@ class uring_backend final : public backend {
  public:
   /// Sets up the ring; see make_uring_backend().
   uring_backend(const event_loop_options& options, ring_features& features);
-  ~uring_backend() override;
+  ~uring_backend();
 
-  void start(io_request& request) override;
-  void cancel(operation& target) override;
-  void wait(std::optional<std::chrono::nanoseconds> timeout) override;
-  void deliver() override { reap(); }
-  bool cancel_all(std::chrono::nanoseconds limit) noexcept override;
-  [[nodiscard]] std::size_t in_flight() const noexcept override { return m_in_flight; }
-  result<void> add_buffers(buffer_ring& ring) override;
-  void remove_buffers(buffer_ring& ring) noexcept override;
-  void give_back(buffer_ring& ring, std::uint16_t id) noexcept override;
-  void forget(int /*fd*/) noexcept override {}
-  void simulate_busy_kernel_for_testing(bool on) noexcept override { m_simulate_busy = on; }
+  void start(io_request& request);
+  void cancel(operation& target);
+  void wait(std::optional<std::chrono::nanoseconds> timeout);
+  void deliver() { reap(); }
+  bool cancel_all(std::chrono::nanoseconds limit) noexcept;
+  [[nodiscard]] std::size_t in_flight() const noexcept { return m_in_flight; }
+  result<void> add_buffers(buffer_ring& ring);
+  void remove_buffers(buffer_ring& ring) noexcept;
+  void give_back(buffer_ring& ring, std::uint16_t id) noexcept;
+  void forget(int /*fd*/) noexcept {}
+  void simulate_busy_kernel_for_testing(bool on) noexcept { m_simulate_busy = on; }
 
  private:
   // Returns a free SQE (submitting queued ones first if the queue is full), already counted
