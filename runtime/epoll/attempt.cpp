@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -21,6 +22,18 @@ namespace {
 
 int result_of(ssize_t rc) noexcept {
   return rc < 0 ? -errno : static_cast<int>(rc);
+}
+
+// recv and send straight through syscall(): glibc's wrappers are cancellation points, and in
+// a process with threads each call switches asynchronous cancellation on and off around the
+// system call, 1.4% of the server's CPU per line (perf, C=500 P=4). Nothing here is ever
+// cancelled with pthread_cancel.
+ssize_t recv_now(int fd, void* data, std::size_t size, int flags) noexcept {
+  return ::syscall(SYS_recvfrom, fd, data, size, flags, nullptr, nullptr);
+}
+
+ssize_t send_now(int fd, const void* data, std::size_t size, int flags) noexcept {
+  return ::syscall(SYS_sendto, fd, data, size, flags, nullptr, 0);
 }
 
 // One call moves at most this much (a completion's result is an int); sends resubmit for
@@ -135,7 +148,7 @@ int epoll_backend::attempt(io_request& request, descriptor& state, std::uint32_t
           return -EAGAIN;
         }
         res = state.type == fd_type::socket
-                  ? result_of(::recv(fd, data, size, request.m_msg_flags | MSG_DONTWAIT))
+                  ? result_of(recv_now(fd, data, size, request.m_msg_flags | MSG_DONTWAIT))
                   : result_of(::read(fd, data, size));
         if (res > 0 && static_cast<std::size_t>(res) < size && !state.hung_up) {
           state.readable = false;
@@ -145,11 +158,12 @@ int epoll_backend::attempt(io_request& request, descriptor& state, std::uint32_t
       case io_kind::recv_pooled:
         return attempt_pooled(request, state, flags);
       case io_kind::send:
-        res = result_of(::send(fd, data, size, request.m_msg_flags | MSG_NOSIGNAL | MSG_DONTWAIT));
+        res =
+            result_of(send_now(fd, data, size, request.m_msg_flags | MSG_NOSIGNAL | MSG_DONTWAIT));
         break;
       case io_kind::write: {
         if (state.type == fd_type::socket) {
-          res = result_of(::send(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT));
+          res = result_of(send_now(fd, data, size, MSG_NOSIGNAL | MSG_DONTWAIT));
           break;
         }
         const iovec part{.iov_base = data, .iov_len = size};
@@ -212,7 +226,7 @@ int epoll_backend::attempt_pooled(io_request& request, descriptor& state,
   const std::size_t size = pool->buffer_size();
   ssize_t got = 0;
   do {
-    got = ::recv(request.m_fd, pool->memory_of(id), size, MSG_DONTWAIT);
+    got = recv_now(request.m_fd, pool->memory_of(id), size, MSG_DONTWAIT);
   } while (got < 0 && errno == EINTR);
   if (got <= 0) {
     // End of stream takes no buffer, nor does an error.
