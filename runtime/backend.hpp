@@ -14,6 +14,8 @@
 namespace ringline::runtime {
 
 class buffer_ring;
+struct event_loop_options;
+struct ring_features;
 
 /// Which kernel interface an event_loop drives.
 enum class backend_kind : std::uint8_t {

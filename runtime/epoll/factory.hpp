@@ -2,11 +2,6 @@
 
 #include "runtime/backend.hpp"
 
-namespace ringline::runtime {
-struct event_loop_options;
-struct ring_features;
-}  // namespace ringline::runtime
-
 namespace ringline::runtime::detail {
 
 /// Sets up an epoll backend and fills in `features`. Throws std::system_error when the

@@ -16,11 +16,6 @@
 #include "runtime/epoll/file_worker.hpp"
 #include "runtime/unique_fd.hpp"
 
-namespace ringline::runtime {
-struct event_loop_options;
-struct ring_features;
-}  // namespace ringline::runtime
-
 namespace ringline::runtime::detail {
 
 /// The epoll backend: a socket operation is tried at once and, when the socket is not ready

@@ -2,11 +2,6 @@
 
 #include "runtime/backend.hpp"
 
-namespace ringline::runtime {
-struct event_loop_options;
-struct ring_features;
-}  // namespace ringline::runtime
-
 namespace ringline::runtime::detail {
 
 /// Sets up an io_uring backend and fills in `features`. Throws io_uring_unavailable when the

@@ -8,11 +8,6 @@
 
 #include "runtime/backend.hpp"
 
-namespace ringline::runtime {
-struct event_loop_options;
-struct ring_features;
-}  // namespace ringline::runtime
-
 namespace ringline::runtime::detail {
 
 /// The io_uring backend: operations become SQEs, submitted in one batch per turn; their CQEs
