@@ -13,6 +13,7 @@
 #include "runtime/event_loop.hpp"
 #include "runtime/signal_set.hpp"
 #include "runtime/socket.hpp"
+#include "runtime/yield.hpp"
 
 namespace ringline::runtime {
 namespace {
@@ -157,6 +158,33 @@ TEST(io_test, recv_with_timeout_fails_with_timed_out) {
   ASSERT_FALSE(got);
   EXPECT_EQ(got.error(), std::errc::timed_out);
   EXPECT_EQ(loop.in_flight(), 0U);
+}
+
+// A descriptor closed by unique_fd (not through the loop) whose number the next socket gets:
+// the loop must watch the new socket, not take it for the old one it had registered (epoll
+// keeps what it knows per descriptor number).
+TEST(io_test, a_descriptor_number_closed_and_reused_is_watched_anew) {
+  event_loop loop;
+  auto scenario = []() -> task<void> {
+    auto first = make_socket_pair();
+    const int number = first.right.get();
+    char buffer[16];
+    // Waits (and so is registered), then gives up.
+    auto waited = co_await recv_some(number, buffer, io_options{.timeout = 20ms});
+    EXPECT_EQ(waited.error(), std::errc::timed_out);
+    first.right.reset();
+    auto second = make_socket_pair();
+    EXPECT_EQ(second.left.get(), number) << "the kernel hands out the lowest free number";
+    // The data comes only once the receive waits: on the next turn.
+    event_loop::current().spawn([](int peer) -> task<void> {
+      co_await yield();
+      EXPECT_EQ(::send(peer, "x", 1, MSG_NOSIGNAL), 1);
+    }(second.right.get()));
+    auto got = co_await recv_some(second.left.get(), buffer, io_options{.timeout = 5s});
+    EXPECT_TRUE(got) << got.error().message();
+    co_await event_loop::current().wait_for_spawned();
+  };
+  loop.run(scenario());
 }
 
 TEST(io_test, a_deadline_counts_from_the_turn_that_led_to_its_operation) {
