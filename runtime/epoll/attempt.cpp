@@ -15,14 +15,11 @@
 
 #include "runtime/buffer_ring.hpp"
 #include "runtime/epoll/reactor.hpp"
+#include "runtime/epoll/transfer.hpp"
 
 namespace ringline::runtime::detail {
 
 namespace {
-
-int result_of(ssize_t rc) noexcept {
-  return rc < 0 ? -errno : static_cast<int>(rc);
-}
 
 // recv and send straight through syscall(): glibc's wrappers are cancellation points, and in
 // a process with threads each call switches asynchronous cancellation on and off around the
@@ -35,10 +32,6 @@ ssize_t recv_now(int fd, void* data, std::size_t size, int flags) noexcept {
 ssize_t send_now(int fd, const void* data, std::size_t size, int flags) noexcept {
   return ::syscall(SYS_sendto, fd, data, size, flags, nullptr, 0);
 }
-
-// One call moves at most this much (a completion's result is an int); sends resubmit for
-// the rest, as after a short send.
-constexpr std::size_t k_max_transfer = std::size_t{1} << 30;
 
 std::chrono::nanoseconds duration_of(const io_request& sleep) noexcept {
   const auto* spec = reinterpret_cast<const __kernel_timespec*>(sleep.m_data);

@@ -11,18 +11,12 @@
 #include <mutex>
 #include <system_error>
 
+#include "runtime/epoll/transfer.hpp"
 #include "runtime/error.hpp"
 
 namespace ringline::runtime::detail {
 
 namespace {
-
-// One call moves at most this much; writes resubmit for the rest, as after a short write.
-constexpr std::size_t k_max_transfer = std::size_t{1} << 30;
-
-int result_of(ssize_t rc) noexcept {
-  return rc < 0 ? -errno : static_cast<int>(rc);
-}
 
 void do_nothing(int /*signal*/) noexcept {}
 
